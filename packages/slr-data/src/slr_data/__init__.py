@@ -1,0 +1,5 @@
+"""slr-data."""
+
+from slr_data.__about__ import __version__
+
+__all__ = ["__version__"]

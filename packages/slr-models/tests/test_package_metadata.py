@@ -1,0 +1,7 @@
+from importlib.metadata import version
+
+import slr_models
+
+
+def test_installed_version_matches_about():
+    assert version("slr-models") == slr_models.__version__
