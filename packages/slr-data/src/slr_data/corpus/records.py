@@ -1,0 +1,111 @@
+"""Corpus records: one :class:`VideoRecord` per annotated video, grouped in a :class:`Corpus`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from slr_data.frames import list_frame_files
+from slr_data.vocabulary import Vocabulary
+
+__all__ = ["VideoRecord", "Corpus", "SPLITS"]
+
+SPLITS = ("train", "dev", "test")
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """One annotated video.
+
+    Attributes:
+        video_id: corpus id (PHOENIX ``id`` / ``fileid`` / 2014-T ``name``).
+        split: ``"train"``, ``"dev"`` or ``"test"``.
+        signer: signer id, e.g. ``"Signer04"``.
+        glosses: the gloss sequence (annotation split on whitespace).
+        num_frames: frames in the folder as recorded in the metadata (``None`` when unknown).
+        frame_dir: folder holding the frame images.
+        frame_pattern: glob of the frame files inside ``frame_dir`` (``"*.png"``).
+        annotation: the label text exactly as in the source file (may hold double spaces).
+        translation: spoken-language sentence (PHOENIX-2014-T only).
+        source: where the record came from (file and line / entry), for error messages.
+    """
+
+    video_id: str
+    split: str
+    signer: str
+    glosses: tuple[str, ...]
+    num_frames: int | None
+    frame_dir: Path
+    frame_pattern: str = "*.png"
+    annotation: str = ""
+    translation: str | None = None
+    source: str = ""
+
+    def frame_paths(self) -> list[Path]:
+        """The frame files, naturally sorted; raises :class:`~slr_data.errors.FrameReadError`."""
+        return list_frame_files(self.frame_dir, self.frame_pattern)
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A loaded corpus: records per split, the gloss vocabulary and ground-truth STM files.
+
+    Attributes:
+        name: ``"phoenix2014"`` or ``"phoenix2014t"``.
+        splits: ``{"train": [...], "dev": [...], "test": [...]}`` (a missing split is absent).
+        vocab: the gloss vocabulary (from ``gloss_dict.npy`` or built from train).
+        root: the folder the corpus was read from.
+        stm: ground-truth STM path per split, where the corpus ships one.
+    """
+
+    name: str
+    splits: dict[str, list[VideoRecord]]
+    vocab: Vocabulary
+    root: Path
+    stm: dict[str, Path] = field(default_factory=dict)
+
+    def __getitem__(self, split: str) -> list[VideoRecord]:
+        try:
+            return self.splits[split]
+        except KeyError:
+            raise KeyError(f"{self.root}: corpus {self.name!r} has no split {split!r} "
+                           f"(has {sorted(self.splits)})") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.splits)
+
+    def summary(self) -> str:
+        """One line per split: videos, signers, frames, glosses."""
+        lines = [f"{self.name} at {self.root}: V={len(self.vocab)} (glosses {len(self.vocab.glosses)})"]
+        for split, records in self.splits.items():
+            frames = [r.num_frames for r in records if r.num_frames is not None]
+            n_gloss = sum(len(r.glosses) for r in records)
+            signers = len({r.signer for r in records})
+            mean = sum(frames) / len(frames) if frames else float("nan")
+            lines.append(f"  {split}: {len(records)} videos, {signers} signers, "
+                         f"{mean:.1f} frames/video, {n_gloss} gloss tokens")
+        return "\n".join(lines)
+
+
+def resolve_under(root: Path, relative: str) -> Path:
+    """``root / relative`` for a forward-slash relative path from a metadata file."""
+    return root.joinpath(*[part for part in relative.replace("\\", "/").split("/") if part])
+
+
+def count_frames(folder: Path, pattern: str) -> int | None:
+    """Number of frame files in ``folder`` (``None`` when the folder does not exist)."""
+    try:
+        return len(list_frame_files(folder, pattern))
+    except OSError:
+        return None
+
+
+def display(path: os.PathLike | str, line: int | None = None, entry=None) -> str:
+    text = os.fspath(path)
+    if line is not None:
+        text += f":{line}"
+    if entry is not None:
+        text += f"[{entry!r}]"
+    return text
