@@ -1,5 +1,16 @@
-"""slr-models."""
+"""slr-models: Mamba2 models for continuous sign language recognition.
+
+Kernels (``ssd_scan``, ``causal_conv1d``, ``add_norm``) have a pure-PyTorch reference and an
+optional CUDA fast path; the model registry builds CTC models from frozen configs.
+"""
 
 from slr_models.__about__ import __version__
+from slr_models.ops import add_norm, causal_conv1d, rms_norm_gated, ssd_scan
 
-__all__ = ["__version__"]
+__all__ = [
+    "__version__",
+    "add_norm",
+    "causal_conv1d",
+    "rms_norm_gated",
+    "ssd_scan",
+]

@@ -1,0 +1,109 @@
+"""Short causal depthwise conv1d with packed-sequence support (reference and causal-conv1d)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from slr_models.ops._backends import fast_kernels, resolve_backend
+
+Tensor = torch.Tensor
+_ACTIVATIONS = (None, "silu", "swish")
+
+
+def causal_conv1d_ref(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    seq_idx: Tensor | None = None,
+    activation: str | None = None,
+) -> Tensor:
+    """Causal depthwise conv in plain PyTorch.
+
+    ``x (batch, dim, length)``, ``weight (dim, width)``, ``bias (dim,)``, ``seq_idx (batch, length)``
+    -> ``(batch, dim, length)`` in ``x.dtype``::
+
+        out[:, d, t] = bias[d] + sum_k weight[d, k] * x[:, d, t - (width - 1) + k]
+
+    where taps before position 0, or (with ``seq_idx``) in another segment than ``t``, read
+    zero, so packed sequences never see each other. Positions with ``seq_idx < 0`` (padding)
+    output 0, as in causal-conv1d. ``activation="silu"`` applies SiLU.
+    """
+    dim, width = weight.shape
+    length = x.shape[-1]
+    cd = torch.promote_types(x.dtype, weight.dtype)
+    xc, w = x.to(cd), weight.to(cd)
+    if seq_idx is None:
+        out = F.conv1d(xc, w.unsqueeze(1), None if bias is None else bias.to(cd), padding=width - 1, groups=dim)
+        out = out[..., :length]
+    else:
+        seq = seq_idx.unsqueeze(1)  # (b, 1, l)
+        out = xc * w[:, -1:]
+        for shift in range(1, min(width, length)):
+            shifted = F.pad(xc[..., :-shift], (shift, 0))
+            same = F.pad(seq[..., :-shift], (shift, 0), value=-1) == seq
+            out = out + shifted * same * w[:, width - 1 - shift, None]
+        if bias is not None:
+            out = out + bias.to(cd)[:, None]
+        out = out * (seq >= 0)
+    if activation in ("silu", "swish"):
+        out = F.silu(out)
+    return out.to(x.dtype)
+
+
+def _fast_supported(x: Tensor, weight: Tensor, seq_idx: Tensor | None) -> tuple[bool, str]:
+    dim, width = weight.shape
+    if x.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+        return False, f"dtype {x.dtype}"
+    if not 2 <= width <= 4:
+        return False, f"width {width} (the kernel supports 2 to 4)"
+    if seq_idx is not None:
+        channel_last = x.stride(1) == 1 and x.stride(2) > 1
+        if dim % 8 != 0:
+            return False, f"dim {dim} not divisible by 8 (needed with seq_idx)"
+        if not channel_last or x.stride(0) % 8 != 0 or x.stride(2) % 8 != 0:
+            return False, "seq_idx needs a channel-last x (x = y.transpose(1, 2) for y (batch, length, dim))"
+    return True, ""
+
+
+def causal_conv1d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    seq_idx: Tensor | None = None,
+    activation: str | None = None,
+    backend: str = "auto",
+) -> Tensor:
+    """Causal depthwise conv1d; see :func:`causal_conv1d_ref` for the exact semantics.
+
+    Args:
+        x: ``(batch, dim, length)``; pass ``y.transpose(1, 2)`` of a ``(batch, length, dim)``
+            tensor (channel-last memory), which is what causal-conv1d needs with ``seq_idx``.
+        weight: ``(dim, width)``; bias: ``(dim,)``.
+        seq_idx: ``(batch, length)`` integer segment ids (taps never cross a change).
+        activation: ``None`` or ``"silu"``/``"swish"``.
+        backend: ``"reference"``, ``"causal_conv1d"`` (CUDA kernel) or ``"auto"``: the kernel
+            when it imported, tensors are on CUDA and it supports the inputs (float dtypes,
+            width 2-4, and with ``seq_idx`` channel-last memory with ``dim % 8 == 0``).
+
+    Returns:
+        ``(batch, dim, length)`` in ``x.dtype``.
+    """
+    if x.dim() != 3 or weight.dim() != 2 or weight.shape[0] != x.shape[1]:
+        raise ValueError(
+            f"causal_conv1d: expected x (batch, dim, length) and weight (dim, width), "
+            f"got {tuple(x.shape)} and {tuple(weight.shape)}"
+        )
+    if seq_idx is not None and tuple(seq_idx.shape) != (x.shape[0], x.shape[2]):
+        raise ValueError(f"causal_conv1d: seq_idx must be {(x.shape[0], x.shape[2])}, got {tuple(seq_idx.shape)}")
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"causal_conv1d: activation must be None, 'silu' or 'swish', got {activation!r}")
+    kernels = fast_kernels() if backend != "reference" else None
+    fast = kernels.causal_conv1d_fn if kernels is not None else None
+    supported, why = _fast_supported(x, weight, seq_idx)
+    which = resolve_backend(backend, "causal_conv1d", fast, (x, weight, bias, seq_idx), supported, why)
+    if which == "reference":
+        return causal_conv1d_ref(x, weight, bias, seq_idx=seq_idx, activation=activation)
+    if seq_idx is not None:
+        seq_idx = seq_idx.to(torch.int32).contiguous()
+    return fast(x, weight, bias, seq_idx=seq_idx, activation=activation)
