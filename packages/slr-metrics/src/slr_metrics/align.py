@@ -1,0 +1,189 @@
+"""Word alignment of one reference against one hypothesis.
+
+Three aligners, all returning an *edit string*: one character per alignment column, in
+reading order, ``"C"`` (correct), ``"S"`` (substitution), ``"D"`` (deletion: a reference word
+with no hypothesis word) or ``"I"`` (insertion: a hypothesis word with no reference word).
+Words are compared with ``==``; callers map them to comparison keys first (see
+:mod:`slr_metrics.text`).
+
+* :func:`align_sclite` - NIST sclite's dynamic programme (``net_dp.c``): substitution 4,
+  insertion 3, deletion 3, correct 0; every cell stores one back pointer chosen in the order
+  substitution/correct (``<=`` both others), then deletion (``<`` insertion), then insertion;
+  the traceback follows those pointers from the last cell. sclite does *not* minimise the
+  number of errors: ref ``A B C D E`` vs hyp ``X Y Z A B`` gives C=2 D=3 I=3 (cost 18), where a
+  Levenshtein scorer reports S=5 (cost 20 under sclite's weights).
+* :func:`align_levenshtein` - unit costs, minimum number of edits; ties broken exactly as
+  ``rapidfuzz.distance.Levenshtein.opcodes`` does (what jiwer 4 reports): common prefix and
+  suffix removed first, then a traceback from the end that prefers deletion, then insertion,
+  then the diagonal.
+* :func:`align_slrt` - the weighted scorer of SLRT-style code (``utils/metrics.py``:
+  ``wer_single``): costs 4/3/3 in an 8-bit cost matrix (values wrap modulo 256, as with
+  ``numpy.uint8``), traceback from the end preferring correct, substitution, insertion,
+  deletion.
+
+Reference implementations that transcribe the originals literally live in
+:mod:`slr_metrics.align_ref`; the tests check these fast versions against them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+
+__all__ = ["ALIGNERS", "align", "align_levenshtein", "align_sclite", "align_slrt"]
+
+# Back pointer codes of the sclite programme.
+_SUB, _DEL, _INS = 0, 1, 2
+
+
+def align_sclite(ref: Sequence[Hashable], hyp: Sequence[Hashable]) -> str:
+    """sclite's alignment of ``ref`` (length ``n``) and ``hyp`` (length ``m``).
+
+    Runs in O(n * m) time with one ``bytearray`` of back pointers per reference word. A common
+    suffix is matched without running the programme: at a cell whose two words are equal the
+    diagonal costs 0 and neighbouring cells differ by at most 3, so sclite's rule always picks
+    the diagonal there.
+    """
+    n, m = len(ref), len(hyp)
+    tail = 0
+    while tail < n and tail < m and ref[n - 1 - tail] == hyp[m - 1 - tail]:
+        tail += 1
+    n -= tail
+    m -= tail
+    if n == 0 or m == 0:
+        return "D" * n + "I" * m + "C" * tail
+
+    prev = list(range(0, 3 * m + 1, 3))  # costs of row i - 1, columns 0..m
+    backs: list[bytearray] = []
+    for i in range(n):
+        word = ref[i]
+        left = prev[0] + 3  # column 0 of row i + 1: deletions only
+        cur = [left]
+        back = bytearray(m + 1)
+        back[0] = _DEL
+        for j in range(1, m + 1):
+            sub = prev[j - 1] if hyp[j - 1] == word else prev[j - 1] + 4
+            dele = prev[j] + 3
+            ins = left + 3
+            if sub <= dele and sub <= ins:
+                left = sub
+            elif dele < ins:
+                left = dele
+                back[j] = _DEL
+            else:
+                left = ins
+                back[j] = _INS
+            cur.append(left)
+        backs.append(back)
+        prev = cur
+
+    out: list[str] = []
+    i, j = n, m
+    while i > 0 and j > 0:
+        code = backs[i - 1][j]
+        if code == _SUB:
+            i -= 1
+            j -= 1
+            out.append("C" if ref[i] == hyp[j] else "S")
+        elif code == _DEL:
+            i -= 1
+            out.append("D")
+        else:
+            j -= 1
+            out.append("I")
+    out.append("D" * i + "I" * j)  # row 0 holds insertions, column 0 deletions
+    return "".join(reversed(out)) + "C" * tail
+
+
+def align_levenshtein(ref: Sequence[Hashable], hyp: Sequence[Hashable]) -> str:
+    """Minimum-edit alignment with rapidfuzz's tie breaking (the breakdown jiwer 4 reports)."""
+    n, m = len(ref), len(hyp)
+    head = 0
+    while head < n and head < m and ref[head] == hyp[head]:
+        head += 1
+    tail = 0
+    while tail < n - head and tail < m - head and ref[n - 1 - tail] == hyp[m - 1 - tail]:
+        tail += 1
+    a = ref[head : n - tail]
+    b = hyp[head : m - tail]
+    n, m = len(a), len(b)
+    if n == 0 or m == 0:
+        return "C" * head + "D" * n + "I" * m + "C" * tail
+
+    # dist[i][j]: edits between a[:i] and b[:j].
+    dist = [list(range(m + 1))]
+    for i in range(1, n + 1):
+        word = a[i - 1]
+        above = dist[-1]
+        row = [i]
+        left = i
+        for j in range(1, m + 1):
+            best = above[j - 1] if b[j - 1] == word else above[j - 1] + 1
+            if above[j] + 1 < best:
+                best = above[j] + 1
+            if left + 1 < best:
+                best = left + 1
+            row.append(best)
+            left = best
+        dist.append(row)
+
+    out: list[str] = []
+    i, j = n, m
+    while i and j:
+        if dist[i][j] - dist[i - 1][j] == 1:  # rapidfuzz: VP bit set -> delete
+            i -= 1
+            out.append("D")
+            continue
+        j -= 1
+        if j and dist[i][j] - dist[i - 1][j] == -1:  # VN bit of the previous column -> insert
+            out.append("I")
+            continue
+        i -= 1
+        out.append("C" if a[i] == b[j] else "S")
+    out.append("D" * i + "I" * j)
+    return "C" * head + "".join(reversed(out)) + "C" * tail
+
+
+def align_slrt(ref: Sequence[Hashable], hyp: Sequence[Hashable]) -> str:
+    """SLRT-style weighted alignment (costs 4/3/3 in a wrapping 8-bit matrix)."""
+    n, m = len(ref), len(hyp)
+    d = [[(3 * j) & 0xFF for j in range(m + 1)]]
+    for i in range(1, n + 1):
+        word = ref[i - 1]
+        above = d[-1]
+        row = [(3 * i) & 0xFF]
+        for j in range(1, m + 1):
+            if hyp[j - 1] == word:
+                row.append(above[j - 1])
+            else:
+                row.append(min((above[j - 1] + 4) & 0xFF, (row[j - 1] + 3) & 0xFF, (above[j] + 3) & 0xFF))
+        d.append(row)
+
+    out: list[str] = []
+    x, y = n, m
+    limit = 3 * (n + m)
+    while (x > 0 or y > 0) and len(out) <= limit:
+        if x >= 1 and y >= 1 and d[x][y] == d[x - 1][y - 1] and ref[x - 1] == hyp[y - 1]:
+            out.append("C")
+            x, y = x - 1, y - 1
+        elif x >= 1 and y >= 1 and d[x][y] == (d[x - 1][y - 1] + 4) & 0xFF:
+            out.append("S")
+            x, y = x - 1, y - 1
+        elif y >= 1 and d[x][y] == (d[x][y - 1] + 3) & 0xFF:
+            out.append("I")
+            y -= 1
+        else:
+            out.append("D")
+            x = max(x - 1, 0)
+    return "".join(reversed(out))
+
+
+ALIGNERS = {"sclite": align_sclite, "levenshtein": align_levenshtein, "slrt": align_slrt}
+
+
+def align(ref: Sequence[Hashable], hyp: Sequence[Hashable], method: str = "sclite") -> str:
+    """Edit string of ``ref`` against ``hyp`` with the named aligner (see module docstring)."""
+    try:
+        fn = ALIGNERS[method]
+    except KeyError:
+        raise ValueError(f"unknown aligner {method!r}; choose one of {sorted(ALIGNERS)}") from None
+    return fn(ref, hyp)
