@@ -1,0 +1,231 @@
+"""Frozen dataclass configs of a training run.
+
+Every config validates itself in ``__post_init__`` and raises ``ValueError`` naming the field.
+``TrainConfig.to_dict()`` is plain JSON/YAML data and ``TrainConfig.from_dict(d)`` restores it
+(unknown keys are an error, so a typo in a YAML file is reported instead of ignored). YAML parsing
+itself belongs to the apps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping
+
+EngineKind = Literal["ddp", "deepspeed"]
+PrecisionKind = Literal["bf16", "fp32"]
+InfeasiblePolicy = Literal["drop", "error"]
+DropPathKind = Literal["constant", "linear"]
+
+
+def _check(condition: bool, name: str, message: str) -> None:
+    if not condition:
+        raise ValueError(f"{name}: {message}")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """AdamW with layer-wise lr decay, cosine schedule with linear warmup, clipping, accumulation.
+
+    ``lr`` is the peak learning rate of the last layer (head); layer ``i`` of ``n`` decay layers
+    gets ``lr * layer_decay ** (n - 1 - i)``. ``warmup_steps`` (optimiser steps) wins over
+    ``warmup_epochs`` when both are set. ``clip_grad_norm <= 0`` disables clipping.
+    """
+
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 0.05
+    layer_decay: float = 0.75
+    clip_grad_norm: float = 5.0
+    grad_accum_steps: int = 1
+    epochs: int = 40
+    warmup_epochs: float = 1.0
+    warmup_steps: int | None = None
+    min_lr: float = 1e-6
+    drop_path_rate: float | None = None
+    drop_path_schedule: DropPathKind = "constant"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        _check(self.lr > 0, "optim.lr", f"must be > 0, got {self.lr}")
+        _check(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "optim.betas",
+               f"must be two numbers in [0, 1), got {self.betas}")
+        _check(self.eps > 0, "optim.eps", f"must be > 0, got {self.eps}")
+        _check(self.weight_decay >= 0, "optim.weight_decay", f"must be >= 0, got {self.weight_decay}")
+        _check(0 < self.layer_decay <= 1, "optim.layer_decay", f"must be in (0, 1], got {self.layer_decay}")
+        _check(self.grad_accum_steps >= 1, "optim.grad_accum_steps", f"must be >= 1, got {self.grad_accum_steps}")
+        _check(self.epochs >= 1, "optim.epochs", f"must be >= 1, got {self.epochs}")
+        _check(self.warmup_epochs >= 0, "optim.warmup_epochs", f"must be >= 0, got {self.warmup_epochs}")
+        _check(self.warmup_steps is None or self.warmup_steps >= 0, "optim.warmup_steps",
+               f"must be >= 0, got {self.warmup_steps}")
+        _check(0 <= self.min_lr <= self.lr, "optim.min_lr", f"must be in [0, lr={self.lr}], got {self.min_lr}")
+        _check(self.drop_path_rate is None or 0 <= self.drop_path_rate < 1, "optim.drop_path_rate",
+               f"must be in [0, 1), got {self.drop_path_rate}")
+        _check(self.drop_path_schedule in ("constant", "linear"), "optim.drop_path_schedule",
+               f"must be 'constant' or 'linear', got {self.drop_path_schedule!r}")
+
+
+@dataclass(frozen=True)
+class PrecisionConfig:
+    """``bf16``: autocast to bfloat16 (CPU and CUDA; DeepSpeed: its bf16 mode); ``fp32``: none."""
+
+    dtype: PrecisionKind = "bf16"
+
+    def __post_init__(self) -> None:
+        _check(self.dtype in ("bf16", "fp32"), "precision.dtype", f"must be 'bf16' or 'fp32', got {self.dtype!r}")
+
+
+@dataclass(frozen=True)
+class EMAConfig:
+    """Exponential moving average of the weights, evaluated alongside the raw weights.
+
+    With ``warmup`` the effective decay is ``min(decay, (1 + n) / (10 + n))`` after ``n`` updates,
+    so short runs still get a useful average.
+    """
+
+    enabled: bool = True
+    decay: float = 0.9999
+    warmup: bool = True
+
+    def __post_init__(self) -> None:
+        _check(0 <= self.decay < 1, "ema.decay", f"must be in [0, 1), got {self.decay}")
+
+
+@dataclass(frozen=True)
+class CheckpointConfig:
+    """Checkpoints every ``every_steps`` optimiser steps (0: never) and at every epoch end.
+
+    The newest ``keep_last`` step/epoch checkpoints are kept; ``best`` (by dev WER) is separate.
+    ``resume``: ``"auto"`` (newest valid checkpoint in the directory, or a fresh start), ``None``
+    (fresh start) or a path to a checkpoint file.
+    """
+
+    every_steps: int = 0
+    keep_last: int = 2
+    resume: str | None = "auto"
+
+    def __post_init__(self) -> None:
+        _check(self.every_steps >= 0, "checkpoint.every_steps", f"must be >= 0, got {self.every_steps}")
+        _check(self.keep_last >= 1, "checkpoint.keep_last", f"must be >= 1, got {self.keep_last}")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """``ddp``: plain PyTorch (DistributedDataParallel when the world has several ranks).
+
+    ``deepspeed``: ``deepspeed_config`` is a JSON file path or a mapping; ``zero_stage`` (0-2)
+    overrides the stage found there.
+    """
+
+    kind: EngineKind = "ddp"
+    deepspeed_config: str | Mapping[str, Any] | None = None
+    zero_stage: int | None = None
+    find_unused_parameters: bool = False
+
+    def __post_init__(self) -> None:
+        _check(self.kind in ("ddp", "deepspeed"), "engine.kind", f"must be 'ddp' or 'deepspeed', got {self.kind!r}")
+        _check(self.zero_stage is None or self.zero_stage in (0, 1, 2), "engine.zero_stage",
+               f"must be 0, 1 or 2, got {self.zero_stage}")
+        if isinstance(self.deepspeed_config, Mapping):
+            # Freeze a private copy, so later mutation of the caller's dict cannot change the run.
+            object.__setattr__(self, "deepspeed_config", json.loads(json.dumps(dict(self.deepspeed_config))))
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    """Rank-0 tqdm bar (``progress``), TensorBoard scalars every ``log_every_steps`` steps."""
+
+    progress: bool = True
+    tensorboard: bool = True
+    log_every_steps: int = 10
+
+    def __post_init__(self) -> None:
+        _check(self.log_every_steps >= 1, "logging.log_every_steps", f"must be >= 1, got {self.log_every_steps}")
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    """``max_consecutive_nonfinite`` skipped steps in a row stop the run with ``NonFiniteLossError``.
+
+    ``ctc_infeasible``: what to do with samples CTC cannot align (``"drop"`` them with a report,
+    or raise ``CTCInfeasibleError``).
+    """
+
+    max_consecutive_nonfinite: int = 10
+    ctc_infeasible: InfeasiblePolicy = "drop"
+
+    def __post_init__(self) -> None:
+        _check(self.max_consecutive_nonfinite >= 1, "faults.max_consecutive_nonfinite",
+               f"must be >= 1, got {self.max_consecutive_nonfinite}")
+        _check(self.ctc_infeasible in ("drop", "error"), "faults.ctc_infeasible",
+               f"must be 'drop' or 'error', got {self.ctc_infeasible!r}")
+
+
+@dataclass(frozen=True)
+class LoaderConfig:
+    """DataLoader workers; ``eval_batch_size`` videos per evaluation batch."""
+
+    num_workers: int = 0
+    pin_memory: bool = False
+    eval_batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        _check(self.num_workers >= 0, "loader.num_workers", f"must be >= 0, got {self.num_workers}")
+        _check(self.eval_batch_size >= 1, "loader.eval_batch_size", f"must be >= 1, got {self.eval_batch_size}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything the Trainer needs besides the model and the data."""
+
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    precision: PrecisionConfig = field(default_factory=PrecisionConfig)
+    ema: EMAConfig = field(default_factory=EMAConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    faults: FaultConfig = field(default_factory=FaultConfig)
+    loader: LoaderConfig = field(default_factory=LoaderConfig)
+    seed: int = 0
+    deterministic: bool = False
+    eval_every_epochs: int = 1
+
+    def __post_init__(self) -> None:
+        _check(self.eval_every_epochs >= 0, "eval_every_epochs", f"must be >= 0, got {self.eval_every_epochs}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON/YAML-serialisable dict (tuples become lists)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
+        """Inverse of :meth:`to_dict`; missing keys take defaults, unknown keys raise ``ValueError``."""
+        return _from_dict(cls, data, "")
+
+
+def _from_dict(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{prefix or 'config'}: expected a mapping, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ValueError(f"{prefix or 'config'}: unknown key(s) {unknown}; known: {sorted(fields)}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        sub = _NESTED.get(name) if cls is TrainConfig else None
+        kwargs[name] = _from_dict(sub, value, name) if sub is not None else value
+    return cls(**kwargs)
+
+
+_NESTED: dict[str, type] = {
+    "optim": OptimConfig,
+    "precision": PrecisionConfig,
+    "ema": EMAConfig,
+    "checkpoint": CheckpointConfig,
+    "engine": EngineConfig,
+    "logging": LoggingConfig,
+    "faults": FaultConfig,
+    "loader": LoaderConfig,
+}
