@@ -1,0 +1,333 @@
+"""The Trainer: epochs of optimiser steps with checkpoints, evaluation and exact resume.
+
+One optimiser step uses ``grad_accum_steps`` consecutive batches of the epoch (fewer at its
+end). Its loss is the summed CTC loss over every sample of those batches on every rank divided
+by their number, so N ranks x M micro-batches compute the gradient of exactly the same global
+batch as one process would. Non-finite losses (on any rank) or gradient norms skip the update.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from slr_train import distributed as D
+from slr_train.atomic import atomic_write_json
+from slr_train.checkpoint import CheckpointManager
+from slr_train.config import TrainConfig
+from slr_train.data import EvalSet, TrainSet, train_loader
+from slr_train.determinism import configure_determinism, seed_everything
+from slr_train.ema import ModelEMA
+from slr_train.engines import Engine, build_engine
+from slr_train.evaluation import EvalResult, WERScorer, evaluate
+from slr_train.feasibility import FeasibilityReport, apply_feasibility_policy, check_ctc_feasibility
+from slr_train.losses import ctc_loss_sum
+from slr_train.monitor import ProgressBar, ScalarLogger
+from slr_train.nonfinite import NonFiniteGuard, NonFiniteLossError
+from slr_train.rng import capture_rng_state, restore_rng_state
+from slr_train.schedules import CosineWarmup, DropPathSchedule, LRScheduler
+from slr_train.trainer_state import BestRecord, TrainerState
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What :meth:`Trainer.fit` leaves behind (``best_checkpoint`` is ``None`` without dev data)."""
+
+    epochs: int
+    global_step: int
+    history: list[dict[str, Any]]
+    best: BestRecord | None
+    best_checkpoint: Path | None
+    last_checkpoint: Path | None
+    feasibility: FeasibilityReport
+    skipped_steps: int
+
+
+class Trainer:
+    """Trains ``model`` on ``train`` under ``config``; files go to ``run_dir``.
+
+    ``run_dir/checkpoints`` (atomic, verified), ``run_dir/tensorboard`` and ``run_dir/history.json``
+    (one entry per epoch). ``dev`` is evaluated after every ``eval_every_epochs`` epochs with raw
+    and EMA weights (``to_glosses`` maps ids to glosses; ``decoder``/``scorer`` default to greedy
+    decoding and ``slr_metrics.WERAccumulator``). ``extra_state`` (plain data: model config,
+    vocabulary, ...) is stored in every checkpoint. Call inside ``distributed_session()`` when
+    launched by torchrun.
+    """
+
+    def __init__(self, model: nn.Module, config: TrainConfig, train: TrainSet, run_dir: str | Path, *,
+                 dev: EvalSet | None = None, to_glosses: Callable[[list[int]], list[str]] | None = None,
+                 decoder: Any = None, scorer: WERScorer | None = None, extra_state: dict[str, Any] | None = None,
+                 env: D.DistEnv | None = None) -> None:
+        if dev is not None and to_glosses is None:
+            raise ValueError("evaluating dev data needs to_glosses (e.g. vocabulary.decode)")
+        self.model, self.config, self.train_set, self.dev = model, config, train, dev
+        self.run_dir = Path(run_dir)
+        self.to_glosses, self.decoder, self.scorer = to_glosses, decoder, scorer
+        self.extra_state = dict(extra_state or {})
+        self.env = env or D.DistEnv(D.get_rank(), 0, D.get_world_size(), None,
+                                    torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available()
+                                    else torch.device("cpu"))
+        self.state = TrainerState()
+        self.checkpoints = CheckpointManager(self.run_dir / "checkpoints", config.checkpoint.keep_last)
+        self.engine: Engine | None = None
+        self.last_checkpoint: Path | None = None
+        self.best_checkpoint: Path | None = None
+
+    # ----------------------------------------------------------------------------------- setup
+    def _feasible_positions(self) -> tuple[FeasibilityReport, list[int]]:
+        train = self.train_set
+        if not hasattr(self.model, "output_lengths"):
+            raise TypeError(f"{type(self.model).__name__} has no output_lengths(num_frames); the CTC "
+                            "feasibility check needs it (docs/interfaces.md)")
+        with torch.no_grad():
+            report = check_ctc_feasibility(train.video_ids, train.num_frames, train.labels, self.model.output_lengths)
+        keep = apply_feasibility_policy(report, self.config.faults.ctc_infeasible)
+        if self.env.is_main and not report.infeasible:
+            _log.info("%s", report.format())
+        return report, keep
+
+    def _setup(self) -> FeasibilityReport:
+        cfg = self.config
+        if cfg.deterministic:
+            configure_determinism(True)
+        seed_everything(cfg.seed + self.env.rank)
+        report, self.positions = self._feasible_positions()
+        lengths = [int(self.train_set.num_frames[i]) for i in self.positions]
+        self.sampler = self.train_set.batch_sampler_factory(lengths, self.env.world_size, self.env.rank)
+        self.sampler.set_epoch(0)
+        batches = len(self.sampler)
+        counts = D.all_gather_objects(batches)
+        if len(set(counts)) != 1 or batches == 0:
+            raise RuntimeError(f"the batch sampler gives ranks different or zero batch counts per epoch: {counts}")
+        accum = cfg.optim.grad_accum_steps
+        self.state.batches_per_epoch = batches
+        self.state.steps_per_epoch = math.ceil(batches / accum)
+        self.engine = build_engine(self.model, cfg.optim, cfg.precision, self.env, cfg.engine)
+        total = cfg.optim.epochs * self.state.steps_per_epoch
+        warmup = cfg.optim.warmup_steps
+        if warmup is None:
+            warmup = round(cfg.optim.warmup_epochs * self.state.steps_per_epoch)
+        self.scheduler = LRScheduler(self.engine.param_groups,
+                                     CosineWarmup(cfg.optim.lr, total, min(warmup, total), cfg.optim.min_lr))
+        self.ema = ModelEMA(self.engine.module, cfg.ema.decay, cfg.ema.warmup) if cfg.ema.enabled else None
+        self.drop_path = (DropPathSchedule(cfg.optim.drop_path_rate, total, cfg.optim.drop_path_schedule)
+                          if cfg.optim.drop_path_rate is not None else None)
+        self.guard = NonFiniteGuard(cfg.faults.max_consecutive_nonfinite)
+        main = self.env.is_main
+        self.progress = ProgressBar(main and cfg.logging.progress)
+        self.scalars = ScalarLogger(self.run_dir / "tensorboard", main and cfg.logging.tensorboard)
+        self._resume()
+        return report
+
+    # ---------------------------------------------------------------------------- checkpoints
+    def _payload(self) -> dict[str, Any]:
+        return {
+            "trainer": self.state.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "nonfinite": self.guard.state_dict(),
+            "sampler": {"epoch": self.state.epoch, "batch_in_epoch": self.state.batch_in_epoch,
+                        "batches_per_epoch": self.state.batches_per_epoch},
+            "rng": D.all_gather_objects(capture_rng_state()),
+            "world_size": self.env.world_size,
+            "config": self.config.to_dict(),
+            "extra": self.extra_state,
+        }
+
+    def save_checkpoint(self, kind: str) -> Path:
+        """Collective: a resumable checkpoint of everything (``kind``: ``"step"`` or ``"epoch"``)."""
+        assert self.engine is not None
+        path = self.engine.save(self.checkpoints, self._payload(), step=self.state.global_step,
+                                epoch=self.state.epoch, kind=kind)
+        self.last_checkpoint = path
+        return path
+
+    def _resume(self) -> None:
+        resume = self.config.checkpoint.resume
+        if resume is None:
+            return
+        info = self.checkpoints.latest() if resume == "auto" else Path(resume)
+        if info is None:
+            return
+        assert self.engine is not None
+        payload = self.engine.load(info)
+        saved = payload["trainer"]
+        if saved["batches_per_epoch"] != self.state.batches_per_epoch:
+            raise RuntimeError(f"cannot resume from {getattr(info, 'path', info)}: it has "
+                               f"{saved['batches_per_epoch']} batches per epoch, the data now gives "
+                               f"{self.state.batches_per_epoch} (different data, batch size or rank count)")
+        self.state.load_state_dict(saved)
+        self.scheduler.load_state_dict(payload["scheduler"])
+        if self.ema is not None and payload.get("ema") is not None:
+            self.ema.load_state_dict(payload["ema"])
+        self.guard.load_state_dict(payload["nonfinite"])
+        self.last_checkpoint = getattr(info, "path", info)
+        best = self.checkpoints.best()
+        self.best_checkpoint = best.path if best is not None else None
+        rng = payload["rng"]
+        restore_rng_state(rng[self.env.rank % len(rng)])
+        if self.env.is_main:
+            _log.info("resumed from %s at epoch %d, batch %d, step %d", self.last_checkpoint, self.state.epoch,
+                      self.state.batch_in_epoch, self.state.global_step)
+
+    # ------------------------------------------------------------------------------- stepping
+    def _train_step(self, window: list[Any]) -> tuple[float, float, int, bool, float]:
+        """One optimiser step over ``window``; returns (mean loss, grad norm, frames, applied, lr)."""
+        engine = self.engine
+        assert engine is not None
+        if self.drop_path is not None:
+            self.drop_path.apply(engine.module, self.state.global_step)
+        local = torch.tensor([sum(len(b.lengths) for b in window), sum(int(b.lengths.sum()) for b in window)],
+                             dtype=torch.float64)
+        samples, frames = D.all_reduce_sum(local).tolist()
+        scale = self.env.world_size / samples
+        loss_sum, bad = 0.0, False
+        engine.train()
+        for i, batch in enumerate(window):
+            with engine.micro_batch(last=i == len(window) - 1):
+                loss = ctc_loss_sum(engine.forward(batch), batch)
+                value = float(loss.detach())
+                if math.isfinite(value):
+                    loss_sum += value
+                else:
+                    bad = True
+                # Backward even when non-finite: every rank runs the same collectives, and the
+                # poisoned gradients are discarded by step(skip=True).
+                engine.backward(loss * scale)
+        reduced = D.all_reduce_sum(torch.tensor([loss_sum, 1.0 if bad else 0.0], dtype=torch.float64)).tolist()
+        skip = reduced[1] > 0
+        lr = self.scheduler.lr
+        result = engine.step(skip=skip)
+        if result.applied and self.ema is not None:
+            self.ema.update(engine.module)
+        self.scheduler.step()
+        mean_loss = reduced[0] / samples if not skip else math.nan
+        if result.applied:
+            self.state.epoch_loss_sum += reduced[0]
+            self.state.epoch_samples += int(samples)
+        else:
+            self.state.epoch_skipped += 1
+        return mean_loss, result.grad_norm, int(frames), result.applied, lr
+
+    def _after_step(self, loss: float, grad_norm: float, frames: int, applied: bool, lr: float,
+                    throughput: float) -> None:
+        step = self.state.global_step
+        if not applied:
+            if self.env.is_main:
+                _log.warning("step %d skipped: non-finite loss or gradient (%d in a row, %d in total)", step,
+                             self.guard.consecutive + 1, self.guard.total_skipped + 1)
+            self.scalars.scalars({"train/skipped_steps": self.guard.total_skipped + 1}, step)
+        last = f"; the last good checkpoint is {self.last_checkpoint}" if self.last_checkpoint else ""
+        self.guard.record(not applied, step=step, context=f"Check the data and the learning rate{last}.")
+        self.progress.update(loss, lr, throughput, self.guard.total_skipped)
+        if applied and step % self.config.logging.log_every_steps == 0:
+            self.scalars.scalars({"train/loss": loss, "train/lr": lr, "train/grad_norm": grad_norm,
+                                  "train/frames_per_s": throughput}, step)
+
+    def _run_epoch(self) -> None:
+        state, cfg = self.state, self.config
+        accum = cfg.optim.grad_accum_steps
+        loader = train_loader(self.train_set, self.sampler, self.positions, epoch=state.epoch,
+                              start_batch=state.batch_in_epoch, seed=cfg.seed,
+                              num_workers=cfg.loader.num_workers, pin_memory=cfg.loader.pin_memory)
+        self.progress.start_epoch(state.epoch + 1, state.steps_per_epoch, state.batch_in_epoch // accum)
+        iterator = iter(loader)
+        started, frames_done = time.perf_counter(), 0
+        while state.batch_in_epoch < state.batches_per_epoch:
+            size = min(accum, state.batches_per_epoch - state.batch_in_epoch)
+            window = [next(iterator) for _ in range(size)]
+            loss, norm, frames, applied, lr = self._train_step(window)
+            state.batch_in_epoch += size
+            state.global_step += 1
+            frames_done += frames
+            self._after_step(loss, norm, frames, applied, lr, frames_done / max(time.perf_counter() - started, 1e-9))
+            every = cfg.checkpoint.every_steps
+            if every and state.global_step % every == 0 and state.batch_in_epoch < state.batches_per_epoch:
+                self.save_checkpoint("step")
+        self.progress.close()
+
+    # ----------------------------------------------------------------------------- evaluation
+    def evaluate(self, eval_set: EvalSet) -> dict[str, EvalResult]:
+        """Collective: ``{"raw": ..., "ema": ...}`` results on ``eval_set`` (``ema`` only if enabled)."""
+        assert self.engine is not None and self.to_glosses is not None
+        kwargs = dict(decoder=self.decoder, scorer=self.scorer, batch_size=self.config.loader.eval_batch_size,
+                      device=self.env.device, num_workers=self.config.loader.num_workers,
+                      autocast_dtype=torch.bfloat16 if self.config.precision.dtype == "bf16" else None)
+        results = {"raw": evaluate(self.engine.module, eval_set, self.to_glosses, **kwargs)}
+        if self.ema is not None:
+            with self.ema.applied_to(self.engine.module):
+                results["ema"] = evaluate(self.engine.module, eval_set, self.to_glosses, **kwargs)
+        return results
+
+    def _end_epoch(self, seconds: float) -> None:
+        state, cfg = self.state, self.config
+        state.epoch += 1
+        state.batch_in_epoch = 0
+        entry: dict[str, Any] = {
+            "epoch": state.epoch, "step": state.global_step, "lr": self.scheduler.lr, "seconds": round(seconds, 3),
+            "train_loss": state.epoch_loss_sum / state.epoch_samples if state.epoch_samples else None,
+            "skipped_steps": state.epoch_skipped}
+        due = self.dev is not None and cfg.eval_every_epochs and (
+            state.epoch % cfg.eval_every_epochs == 0 or state.epoch == cfg.optim.epochs)
+        if due:
+            results = self.evaluate(self.dev)
+            for name, result in results.items():
+                entry[f"dev_wer_{name}"] = result.wer
+            self.scalars.scalars({f"dev/wer_{k}": r.wer for k, r in results.items()}, state.global_step)
+            winner = min(results, key=lambda k: (results[k].wer, k != "raw"))
+            if state.best is None or results[winner].wer < state.best.wer:
+                state.best = BestRecord(results[winner].wer, state.epoch, state.global_step, winner)
+                self._save_best(results)
+        state.history.append(entry)
+        state.epoch_loss_sum, state.epoch_samples, state.epoch_skipped = 0.0, 0, 0
+        if self.env.is_main:
+            atomic_write_json(self.run_dir / "history.json", {"history": state.history, "best": (
+                vars(state.best) if state.best else None)})
+            _log.info("epoch %d: %s", state.epoch, entry)
+        self.save_checkpoint("epoch")
+        self.scalars.flush()
+
+    def _save_best(self, results: dict[str, EvalResult]) -> None:
+        assert self.engine is not None and self.state.best is not None
+        best = self.state.best
+        module = self.engine.module
+        weights = self.ema.model_state_dict(module) if best.weights == "ema" and self.ema else module.state_dict()
+        payload = {"model": weights, "weights": best.weights, "config": self.config.to_dict(),
+                   "extra": self.extra_state, "dev": {f"wer_{k}": r.wer for k, r in results.items()} | {
+                       "wer": best.wer}}
+        self.best_checkpoint = self.checkpoints.save(payload, step=best.step, epoch=best.epoch, kind="best",
+                                                     meta={"wer": best.wer, "weights": best.weights})
+
+    # ------------------------------------------------------------------------------------ fit
+    def fit(self) -> FitResult:
+        """Trains to ``optim.epochs`` (resuming per ``checkpoint.resume``); collective on every rank."""
+        report = self._setup()
+        try:
+            while self.state.epoch < self.config.optim.epochs:
+                started = time.perf_counter()
+                self._run_epoch()
+                self._end_epoch(time.perf_counter() - started)
+        except NonFiniteLossError:
+            _log.error("training stopped by non-finite losses; last good checkpoint: %s", self.last_checkpoint)
+            raise
+        finally:
+            self.progress.close()
+            self.scalars.close()
+        return FitResult(epochs=self.state.epoch, global_step=self.state.global_step, history=self.state.history,
+                         best=self.state.best, best_checkpoint=self.best_checkpoint,
+                         last_checkpoint=self.last_checkpoint, feasibility=report,
+                         skipped_steps=self.guard.total_skipped)
+
+    def close(self) -> None:
+        """Releases the engine (call before tearing the process group down)."""
+        if self.engine is not None:
+            self.engine.close()

@@ -1,0 +1,70 @@
+"""The Trainer's own resumable counters, epoch history and best-by-dev-WER record."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+from slr_train.checkpoint import load_checkpoint
+
+
+@dataclass
+class BestRecord:
+    """Best dev WER so far: which weights (``"raw"`` or ``"ema"``) at which (1-based) epoch."""
+
+    wer: float
+    epoch: int
+    step: int
+    weights: str
+
+
+@dataclass
+class TrainerState:
+    """``epoch``: completed epochs; ``batch_in_epoch``: batches of the current epoch already used."""
+
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    global_step: int = 0
+    steps_per_epoch: int = 0
+    batches_per_epoch: int = 0
+    epoch_loss_sum: float = 0.0
+    epoch_samples: int = 0
+    epoch_skipped: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best: BestRecord | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        state = asdict(self)
+        state["best"] = asdict(self.best) if self.best is not None else None
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for key, value in state.items():
+            if key == "best":
+                value = BestRecord(**value) if value is not None else None
+            setattr(self, key, value)
+
+
+def eval_model_state(checkpoint: dict[str, Any] | str, weights: str = "auto") -> dict[str, torch.Tensor]:
+    """Model weights to evaluate from a checkpoint payload (or path, loaded with ``weights_only``).
+
+    ``weights``: ``"auto"`` (a best checkpoint's winning weights; otherwise EMA when present),
+    ``"raw"`` or ``"ema"``. Best checkpoints hold only their winning weights.
+    """
+    if isinstance(checkpoint, (str, bytes)) or hasattr(checkpoint, "__fspath__"):
+        checkpoint = load_checkpoint(checkpoint)
+    if weights not in ("auto", "raw", "ema"):
+        raise ValueError(f"weights must be 'auto', 'raw' or 'ema', got {weights!r}")
+    if checkpoint.get("kind") == "best":
+        if weights not in ("auto", checkpoint["weights"]):
+            raise ValueError(f"this best checkpoint holds {checkpoint['weights']!r} weights, not {weights!r}")
+        return checkpoint["model"]
+    model = checkpoint["engine"]["model"]
+    ema = checkpoint.get("ema")
+    if weights == "raw" or (weights == "auto" and ema is None):
+        return model
+    if ema is None:
+        raise ValueError("the checkpoint has no EMA weights (EMA was disabled)")
+    return {k: ema["params"].get(k, ema["buffers"].get(k, v)).to(v.dtype) for k, v in model.items()}
