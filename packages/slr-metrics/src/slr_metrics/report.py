@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from slr_metrics.counts import Counts
-from slr_metrics.text import fold_ascii
+from slr_metrics.text import fold_ascii, sclite_word
 
 __all__ = ["ScoreReport", "UtteranceResult"]
 
@@ -205,13 +205,14 @@ class ScoreReport:
     def format_pra(self) -> str:
         """sclite-style ``pra`` alignment listing, grouped by speaker like ``sclite -o pra``.
 
-        Correct words are lower-case, errors upper-case (ASCII), ``*`` fills the missing side.
+        Correct words are lower-case, errors upper-case (ASCII), ``*`` fills the missing side;
+        ids and speakers are lower-cased unless the scoring was case-sensitive (as sclite prints them).
         """
         lines = ["", "", "\t\tDUMP OF SYSTEM ALIGNMENT STRUCTURE", "", f"System name:   {self.hyp_path or 'hypotheses'}", ""]
         groups: dict[str, list[UtteranceResult]] = {}
         for u in self.utterances:
             groups.setdefault(fold_ascii(u.speaker), []).append(u)
-        names = sorted(groups)
+        names = list(groups)  # sclite lists speakers in order of first appearance
         lines.append("Speakers: ")
         lines.extend(f"{k:>5}:  {name}" for k, name in enumerate(names))
         lines.append("")
@@ -224,6 +225,9 @@ class ScoreReport:
     def _pra_block(self, u: UtteranceResult, label: str) -> list[str]:
         refs, hyps, evals = [], [], []
         for edit, ref, hyp in u.columns():
+            if self.aligner == "sclite":  # show the words as sclite read them
+                ref = None if ref is None else sclite_word(ref)
+                hyp = None if hyp is None else sclite_word(hyp)
             if edit == "C":
                 r, h = fold_ascii(ref), fold_ascii(hyp)
             else:
@@ -236,12 +240,9 @@ class ScoreReport:
             hyps.append(h.ljust(width))
             evals.append(("" if edit == "C" else edit).ljust(width))
         c = u.counts
-        return [
-            f"id: {label}",
-            f"File: {u.utt_id}",
-            f"Scores: (#C #S #D #I) {c.C} {c.S} {c.D} {c.I}",
-            "REF:  " + "".join(x + " " for x in refs),
-            "HYP:  " + "".join(x + " " for x in hyps),
-            "Eval: " + "".join(x + " " for x in evals),
-            "",
-        ]
+        block = [f"id: {label}", f"File: {self._display(u.utt_id)}", f"Scores: (#C #S #D #I) {c.C} {c.S} {c.D} {c.I}"]
+        if u.edits:  # sclite prints no alignment lines for an empty reference and hypothesis
+            block.append("REF:  " + "".join(x + " " for x in refs))
+            block.append("HYP:  " + "".join(x + " " for x in hyps))
+            block.append("Eval: " + "".join(x + " " for x in evals))
+        return block + [""]
