@@ -20,6 +20,13 @@ from slr_metrics import (
 )
 from slr_metrics.fileio import atomic_write_text
 from slr_metrics.scoring import detect_hyp_format
+from slr_metrics.text import split_ws
+
+
+def test_split_on_c_whitespace_only():
+    assert split_ws(" a\tb\r\nc\x0bd\x0ce ") == ["a", "b", "c", "d", "e"]
+    assert split_ws("a\x1cb c") == ["a\x1cb", "c"]  # str.split() would split at \x1c
+    assert split_ws("a\u3000b\xa0c d") == ["a\u3000b\xa0c", "d"]  # not whitespace to sclite
 
 
 def test_stm_round_trip_with_comments_labels_and_crlf(tmp_path):

@@ -95,11 +95,13 @@ def test_phoenix2014t_cleans_both_sides_and_collapses_repeats():
     p = get_protocol("phoenix2014t")
     assert p.normalize_ref(["__ON__", "loc-NORD", "NORD", "REGEN-PLUSPLUS", "REGEN", "__OFF__"]) == ["NORD", "REGEN"]
     assert p.normalize_hyp(["A", "A", "__PU__", "A", "B"]) == ["A", "B"]
+    assert p.normalize_ref(["REGEN", "REGEN", "loc-REGEN"]) == ["REGEN"]
     assert p.normalize_hyp(["__ON__"]) == ["[EMPTY]"]
 
 
 def test_slrt_rules_fire_on_whole_strings():
     assert slrt_clean_2014t(["__ON__", "WIE", "AUSSEHEN", "A", "B", "C", "loc-NORD", "NORD"]) == ["WIE-AUSSEHEN", "A+B+C", "NORD"]
+    assert slrt_clean_2014t(["X", "SCH", "A", "Y"]) == ["X", "SCH+A+Y"]
     assert slrt_clean_2014(["ZEIGEN", "S0NNE", "HABEN2", "HABEN"]) == ["ZEIGEN-BILDSCHIRM", "SONNE", "HABEN"]
     with pytest.raises(ValueError, match="__EPENTHESIS__"):
         slrt_clean_2014(["__EPENTHESIS__"])

@@ -24,14 +24,14 @@ __all__ = ["fold_ascii", "sclite_word", "split_ws", "comparison_key", "check_sup
 # sclite splits on C ``isspace`` characters; Python's str.split() would also split on
 # \x1c-\x1f, U+0085, U+00A0, U+3000 and friends.
 _WS = re.compile(r"[ \t\n\r\f\v]+")
+_PY_ONLY_WS = re.compile("[\x1c-\x1f]")  # whitespace to str.split() but not to C isspace()
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def split_ws(text: str) -> list[str]:
     """Split on ASCII whitespace (space, tab, newline, CR, FF, VT), dropping empty pieces."""
-    if text.isascii():  # for ASCII text str.split() splits on exactly these, except \x1c-\x1f
-        if not any(c in text for c in "\x1c\x1d\x1e\x1f"):
-            return text.split()
+    if text.isascii() and _PY_ONLY_WS.search(text) is None:
+        return text.split()  # for such text str.split() splits on exactly the characters above
     return [piece for piece in _WS.split(text) if piece]
 
 
