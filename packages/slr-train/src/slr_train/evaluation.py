@@ -61,7 +61,15 @@ class WERScorer:
 
     @staticmethod
     def all_reduce(counts: Any) -> Any:
-        """Element-wise sum of the counts over ranks (exact, int64)."""
+        """Element-wise sum of the counts over ranks (exact, int64).
+
+        ``slr_metrics.Counts`` go through ``slr_metrics.distributed.all_reduce_counts``; other
+        counts types through their ``to_list``/``from_list``.
+        """
+        if type(counts).__module__.startswith("slr_metrics"):
+            from slr_metrics.distributed import all_reduce_counts
+
+            return all_reduce_counts(counts)
         local = torch.tensor(counts.to_list(), dtype=torch.int64)
         return type(counts).from_list(D.all_reduce_sum(local).tolist())
 

@@ -42,17 +42,22 @@ class CosineWarmup:
 class LRScheduler:
     """Applies a :class:`CosineWarmup` to optimiser groups, scaled by each group's ``lr_scale``.
 
-    ``param_groups`` is the optimiser's list of group dicts (for DeepSpeed, the wrapped
-    optimiser's list); the scales are captured at construction. Call :meth:`step` after every
+    ``groups`` is an object with ``.param_groups`` (an optimiser or an engine), read afresh at
+    every update because ``Optimizer.load_state_dict`` replaces the group dicts, or a fixed list
+    of group dicts. The scales are captured at construction. Call :meth:`step` after every
     optimiser update; ``state_dict`` holds the step count and the schedule.
     """
 
-    def __init__(self, param_groups: Sequence[MutableMapping[str, Any]], schedule: CosineWarmup) -> None:
-        self.param_groups = param_groups
+    def __init__(self, groups: Any, schedule: CosineWarmup) -> None:
+        self._groups = groups
         self.schedule = schedule
-        self.scales = [float(g.get("lr_scale", 1.0)) for g in param_groups]
+        self.scales = [float(g.get("lr_scale", 1.0)) for g in self.param_groups]
         self.step_count = 0
         self.apply()
+
+    @property
+    def param_groups(self) -> Sequence[MutableMapping[str, Any]]:
+        return self._groups.param_groups if hasattr(self._groups, "param_groups") else self._groups
 
     @property
     def lr(self) -> float:

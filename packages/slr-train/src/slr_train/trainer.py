@@ -59,20 +59,21 @@ class Trainer:
     (one entry per epoch). ``dev`` is evaluated after every ``eval_every_epochs`` epochs with raw
     and EMA weights (``to_glosses`` maps ids to glosses; ``decoder``/``scorer`` default to greedy
     decoding and ``slr_metrics.WERAccumulator``). ``extra_state`` (plain data: model config,
-    vocabulary, ...) is stored in every checkpoint. Call inside ``distributed_session()`` when
-    launched by torchrun.
+    vocabulary, ...) is stored in every checkpoint. ``on_step(step, metrics)`` is called on every
+    rank after each optimiser step. Call inside ``distributed_session()`` when launched by torchrun.
     """
 
     def __init__(self, model: nn.Module, config: TrainConfig, train: TrainSet, run_dir: str | Path, *,
                  dev: EvalSet | None = None, to_glosses: Callable[[list[int]], list[str]] | None = None,
                  decoder: Any = None, scorer: WERScorer | None = None, extra_state: dict[str, Any] | None = None,
-                 env: D.DistEnv | None = None) -> None:
+                 env: D.DistEnv | None = None, on_step: Callable[[int, dict[str, float]], None] | None = None) -> None:
         if dev is not None and to_glosses is None:
             raise ValueError("evaluating dev data needs to_glosses (e.g. vocabulary.decode)")
         self.model, self.config, self.train_set, self.dev = model, config, train, dev
         self.run_dir = Path(run_dir)
         self.to_glosses, self.decoder, self.scorer = to_glosses, decoder, scorer
         self.extra_state = dict(extra_state or {})
+        self.on_step = on_step
         self.env = env or D.DistEnv(D.get_rank(), 0, D.get_world_size(), None,
                                     torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available()
                                     else torch.device("cpu"))
@@ -116,7 +117,7 @@ class Trainer:
         warmup = cfg.optim.warmup_steps
         if warmup is None:
             warmup = round(cfg.optim.warmup_epochs * self.state.steps_per_epoch)
-        self.scheduler = LRScheduler(self.engine.param_groups,
+        self.scheduler = LRScheduler(self.engine,
                                      CosineWarmup(cfg.optim.lr, total, min(warmup, total), cfg.optim.min_lr))
         self.ema = ModelEMA(self.engine.module, cfg.ema.decay, cfg.ema.warmup) if cfg.ema.enabled else None
         self.drop_path = (DropPathSchedule(cfg.optim.drop_path_rate, total, cfg.optim.drop_path_schedule)
@@ -229,9 +230,13 @@ class Trainer:
         last = f"; the last good checkpoint is {self.last_checkpoint}" if self.last_checkpoint else ""
         self.guard.record(not applied, step=step, context=f"Check the data and the learning rate{last}.")
         self.progress.update(loss, lr, throughput, self.guard.total_skipped)
+        metrics = {"loss": loss, "lr": lr, "grad_norm": grad_norm, "frames": frames, "frames_per_s": throughput,
+                   "applied": float(applied)}
         if applied and step % self.config.logging.log_every_steps == 0:
-            self.scalars.scalars({"train/loss": loss, "train/lr": lr, "train/grad_norm": grad_norm,
-                                  "train/frames_per_s": throughput}, step)
+            self.scalars.scalars({f"train/{k}": metrics[k] for k in ("loss", "lr", "grad_norm", "frames_per_s")},
+                                 step)
+        if self.on_step is not None:
+            self.on_step(step, metrics)
 
     def _run_epoch(self) -> None:
         state, cfg = self.state, self.config

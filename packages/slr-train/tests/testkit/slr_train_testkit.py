@@ -136,7 +136,7 @@ class FakeDataset(torch.utils.data.Dataset):
     """Videos whose frames show their glosses (4 frames each); augmentation noise from torch's RNG."""
 
     def __init__(self, n: int = 24, seed: int = 0, noise: float = 0.3, augment: bool = True,
-                 prefix: str = "vid") -> None:
+                 prefix: str = "vid", nan_items: frozenset[int] = frozenset()) -> None:
         rng = np.random.default_rng(seed)
         self.items = []
         proto_rng = np.random.default_rng(12345)  # the same glosses look the same in every split
@@ -146,7 +146,7 @@ class FakeDataset(torch.utils.data.Dataset):
             reps = int(rng.integers(3, 6))
             frames = torch.cat([protos[g].expand(reps, -1) for g in label]).reshape(-1, *FEAT)
             self.items.append((f"{prefix}{i:03d}", f"S{i % 3}", frames, label))
-        self.noise, self.augment = noise, augment
+        self.noise, self.augment, self.nan_items = noise, augment, frozenset(nan_items)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -155,6 +155,8 @@ class FakeDataset(torch.utils.data.Dataset):
         video_id, signer, frames, label = self.items[i]
         if self.augment:
             frames = frames + self.noise * torch.randn_like(frames) + 0.01 * random.random()
+        if i in self.nan_items:
+            frames = torch.full_like(frames, float("nan"))
         return FakeSample(video_id, signer, frames, torch.tensor(label, dtype=torch.int64),
                           [GLOSSES[g] for g in label])
 
@@ -194,6 +196,22 @@ class FakeBucketSampler:
 
     def __len__(self) -> int:
         return len(self._all_batches()) // self.num_replicas
+
+
+class GlobalBatchSampler:
+    """Fixed global batches; rank ``r`` of ``w`` takes ``batch[r::w]`` of each (1 rank: all of it)."""
+
+    def __init__(self, global_batches: list[list[int]], num_replicas: int = 1, rank: int = 0) -> None:
+        self.global_batches, self.num_replicas, self.rank = global_batches, num_replicas, rank
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        return iter([b[self.rank::self.num_replicas] for b in self.global_batches])
+
+    def __len__(self) -> int:
+        return len(self.global_batches)
 
 
 def sampler_factory(batch_size: int, seed: int = 0):

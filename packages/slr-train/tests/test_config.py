@@ -1,0 +1,69 @@
+import json
+
+import pytest
+
+from slr_train import (CheckpointConfig, EMAConfig, EngineConfig, FaultConfig, OptimConfig, PrecisionConfig,
+                       TrainConfig)
+
+
+def test_defaults_match_the_reference_recipe():
+    cfg = TrainConfig()
+    assert cfg.optim.lr == 1e-3 and cfg.optim.weight_decay == 0.05 and cfg.optim.layer_decay == 0.75
+    assert cfg.optim.clip_grad_norm == 5.0 and cfg.optim.betas == (0.9, 0.999)
+    assert cfg.precision.dtype == "bf16" and cfg.ema.decay == 0.9999 and cfg.ema.enabled
+    assert cfg.engine.kind == "ddp" and cfg.checkpoint.resume == "auto"
+    assert cfg.faults.ctc_infeasible == "drop"
+
+
+def test_round_trip_through_plain_json():
+    cfg = TrainConfig(optim=OptimConfig(lr=3e-4, epochs=7, betas=[0.8, 0.9]), ema=EMAConfig(enabled=False),
+                      engine=EngineConfig(kind="deepspeed", deepspeed_config={"zero_optimization": {"stage": 2}}),
+                      seed=5)
+    data = json.loads(json.dumps(cfg.to_dict()))
+    assert data["optim"]["betas"] == [0.8, 0.9]
+    restored = TrainConfig.from_dict(data)
+    assert restored == cfg
+    assert restored.optim.betas == (0.8, 0.9)
+
+
+def test_partial_dict_takes_defaults():
+    cfg = TrainConfig.from_dict({"optim": {"epochs": 3}, "precision": {"dtype": "fp32"}})
+    assert cfg.optim.epochs == 3 and cfg.optim.lr == 1e-3 and cfg.precision.dtype == "fp32"
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"optim": {"lrr": 1}}, r"optim: unknown key\(s\) \['lrr'\]"),
+    ({"bogus": 1}, r"config: unknown key\(s\) \['bogus'\]"),
+    ({"optim": 3}, "optim: expected a mapping"),
+])
+def test_unknown_or_malformed_keys_are_reported(data, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig.from_dict(data)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: OptimConfig(lr=0), "optim.lr"),
+    (lambda: OptimConfig(layer_decay=1.5), "optim.layer_decay"),
+    (lambda: OptimConfig(grad_accum_steps=0), "optim.grad_accum_steps"),
+    (lambda: OptimConfig(min_lr=1.0), "optim.min_lr"),
+    (lambda: OptimConfig(drop_path_schedule="cubic"), "optim.drop_path_schedule"),
+    (lambda: PrecisionConfig("fp16"), "precision.dtype"),
+    (lambda: EMAConfig(decay=1.0), "ema.decay"),
+    (lambda: CheckpointConfig(keep_last=0), "checkpoint.keep_last"),
+    (lambda: EngineConfig(kind="fsdp"), "engine.kind"),
+    (lambda: EngineConfig(zero_stage=3), "engine.zero_stage"),
+    (lambda: FaultConfig(ctc_infeasible="ignore"), "faults.ctc_infeasible"),
+    (lambda: FaultConfig(max_consecutive_nonfinite=0), "faults.max_consecutive_nonfinite"),
+])
+def test_invalid_values_name_the_field(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_configs_are_frozen_and_copy_deepspeed_mappings():
+    ds = {"zero_optimization": {"stage": 1}}
+    cfg = EngineConfig(kind="deepspeed", deepspeed_config=ds)
+    ds["zero_optimization"]["stage"] = 2
+    assert cfg.deepspeed_config["zero_optimization"]["stage"] == 1
+    with pytest.raises(AttributeError):
+        cfg.kind = "ddp"
