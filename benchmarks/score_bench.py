@@ -1,0 +1,218 @@
+"""Scoring speed and exactness: slr-metrics vs the NIST sclite binary vs jiwer, same run, same data.
+
+Scores the official PHOENIX-2014 dev and test STM references against generated hypotheses
+(each reference gloss kept, substituted, deleted or followed by an insertion at random) and
+reports, per split:
+
+* end to end (process start to exit): ``sclite -o sum`` vs ``slr-score`` (summary output);
+* in process: ``slr_metrics.score_files`` vs ``jiwer.process_words`` (jiwer gets the already
+  read word lists; its number is Levenshtein, not sclite's);
+* whether slr-metrics' per-utterance counts equal sclite's (``sclite -o pra``) and whether its
+  ``levenshtein=True`` totals equal jiwer's.
+
+Times are the best of ``--repeat`` runs (the machine is shared; ratios are what count).
+``--write`` replaces the ``## Scoring`` section of ``benchmarks/RESULTS.md``.
+
+    .hatch/slr/bin/python benchmarks/score_bench.py --repeat 7 --write
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from slr_metrics import read_stm, score, score_files, write_ctm, write_stm
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+
+
+def find_phoenix() -> Path:
+    env = os.environ.get("SLR_PHOENIX2014_META")
+    candidates = [Path(env)] if env else []
+    candidates += [ROOT / "shared" / "data" / "phoenix2014", ROOT.parent / "shared" / "data" / "phoenix2014"]
+    for folder in candidates:
+        if (folder / "phoenix2014-groundtruth-dev.stm").is_file():
+            return folder
+    sys.exit("PHOENIX-2014 STM files not found (set SLR_PHOENIX2014_META)")
+
+
+def find_sclite() -> str | None:
+    return os.environ.get("SCLITE") or shutil.which("sclite") or (
+        "/usr/lib/sctk/bin/sclite" if os.access("/usr/lib/sctk/bin/sclite", os.X_OK) else None
+    )
+
+
+def make_hyps(segments, seed: int) -> dict[str, list[str]]:
+    rng = random.Random(seed)
+    vocab = sorted({w for seg in segments for w in seg.words})
+    hyps = {}
+    for seg in segments:
+        hyp = []
+        for gloss in seg.words:
+            x = rng.random()
+            if x < 0.10:
+                continue
+            hyp.append(rng.choice(vocab) if x < 0.25 else gloss)
+            if rng.random() < 0.05:
+                hyp.append(rng.choice(vocab))
+        hyps[seg.utt_id] = hyp
+    return hyps
+
+
+def best_of(repeat: int, fn) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def interleaved_best(repeat: int, fns: dict) -> dict[str, float]:
+    """Best time of each function, running them in turn so machine load hits all alike."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: min(values) for name, values in times.items()}
+
+
+def parse_pra(text: str) -> dict[str, tuple[int, int, int, int]]:
+    counts, current = {}, None
+    for line in text.splitlines():
+        if line.startswith("File: "):
+            current = line.split(None, 1)[1]
+        elif line.startswith("Scores: "):
+            counts[current] = tuple(int(v) for v in line.split()[-4:])
+    return counts
+
+
+def bench_split(split: str, folder: Path, sclite: str | None, repeat: int, tmp: Path) -> dict:
+    segments = read_stm(folder / f"phoenix2014-groundtruth-{split}.stm")
+    hyps = make_hyps(segments, seed=len(segments))
+    ref, hyp = tmp / f"{split}.stm", tmp / f"{split}.ctm"
+    write_stm(ref, segments)  # sorted by id, as sclite needs it beside the CTM
+    write_ctm(hyp, hyps)
+    words = sum(len(seg.words) for seg in segments)
+    row = {"split": split, "utterances": len(segments), "words": words}
+
+    script = Path(sys.executable).with_name("slr-score")
+    ours_cmd = [str(script)] if script.exists() else [sys.executable, "-m", "slr_metrics.cli"]
+    ours_cmd += ["--ref", str(ref), "--hyp", str(hyp)]
+    e2e = {"ours_e2e": lambda: subprocess.run(ours_cmd, check=True, capture_output=True)}
+    env = dict(os.environ, LC_ALL="C")
+    cmd = [sclite or "sclite", "-r", str(ref), "stm", "-h", str(hyp), "ctm", "-o", "sum", "stdout", "-f", "0"]
+    if sclite:
+        e2e["sclite_e2e"] = lambda: subprocess.run(cmd, check=True, capture_output=True, env=env)
+    row.update(interleaved_best(repeat, e2e))
+    row["ours_inproc"] = best_of(repeat, lambda: score_files(ref, hyp))
+    report = score_files(ref, hyp)
+    ours = {u.utt_id.lower(): (u.counts.C, u.counts.S, u.counts.D, u.counts.I) for u in report.utterances}
+    row["ours_counts"] = report.counts
+    if sclite:
+        pra = subprocess.run(cmd[:-4] + ["-o", "pra", "stdout", "-f", "0"], capture_output=True, text=True, env=env)
+        row["equal_to_sclite"] = parse_pra(pra.stdout) == ours
+
+    try:
+        import jiwer
+    except ImportError:
+        jiwer = None
+    if jiwer is not None:
+        refs = {seg.utt_id: list(seg.words) for seg in segments}
+        ids = list(refs)
+        ref_text = [" ".join(refs[u]) for u in ids]
+        hyp_text = [" ".join(hyps[u]) for u in ids]
+        row["jiwer_inproc"] = best_of(repeat, lambda: jiwer.process_words(ref_text, hyp_text))
+        out = jiwer.process_words(ref_text, hyp_text)
+        lev = score(refs, hyps, levenshtein=True, case_sensitive=True).counts
+        row["lev_inproc"] = best_of(repeat, lambda: score(refs, hyps, levenshtein=True, case_sensitive=True))
+        row["equal_to_jiwer"] = (lev.C, lev.S, lev.D, lev.I) == (out.hits, out.substitutions, out.deletions, out.insertions)
+    return row
+
+
+def tool_versions(sclite: str | None) -> str:
+    parts = []
+    if sclite:
+        try:
+            deb = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "sctk"], capture_output=True, text=True)
+            parts.append(f"sclite {sclite}" + (f" (Debian sctk {deb.stdout.strip()})" if deb.returncode == 0 else ""))
+        except OSError:
+            parts.append(f"sclite {sclite}")
+    try:
+        import jiwer  # noqa: F401
+        from importlib.metadata import version
+
+        parts.append(f"jiwer {version('jiwer')}")
+    except ImportError:
+        pass
+    return ", ".join(parts)
+
+
+def render(rows: list[dict], repeat: int, versions: str = "") -> str:
+    cpu = platform.processor() or platform.machine()
+    lines = [
+        "## Scoring (`benchmarks/score_bench.py`)",
+        "",
+        f"Machine: {os.cpu_count()} CPU cores ({cpu}, shared with other jobs), Python {platform.python_version()}; "
+        f"best of {repeat} runs, all tools in the same run (the two end-to-end commands alternate). Official "
+        "PHOENIX-2014 STM references against generated hypotheses (10% deletions, 15% substitutions, 5% insertions)"
+        + (f"; {versions}." if versions else "."),
+        "",
+        "| split | utts | ref words | sclite end to end | slr-score end to end | sclite / slr-score | slr-metrics in process | "
+        "jiwer in process | slr-metrics Levenshtein in process | counts = sclite | Levenshtein = jiwer |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for r in rows:
+        ms = lambda key: f"{1000 * r[key]:.0f} ms" if key in r else "n/a"  # noqa: E731
+        ratio = f"{r['sclite_e2e'] / r['ours_e2e']:.2f}" if "sclite_e2e" in r else "n/a"
+        yes = lambda key: ("yes" if r[key] else "**NO**") if key in r else "n/a"  # noqa: E731
+        lines.append(
+            f"| {r['split']} | {r['utterances']} | {r['words']} | {ms('sclite_e2e')} | {ms('ours_e2e')} | {ratio} | "
+            f"{ms('ours_inproc')} | {ms('jiwer_inproc')} | {ms('lev_inproc')} | {yes('equal_to_sclite')} | {yes('equal_to_jiwer')} |"
+        )
+    c = rows[0]["ours_counts"]
+    lines += [
+        "",
+        f"dev totals (sclite alignment): N={c.N} C={c.C} S={c.S} D={c.D} I={c.I}, WER {c.wer:.2f}%. "
+        "End to end includes interpreter start-up; slr-score imports neither numpy nor torch.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(text: str) -> None:
+    content = RESULTS.read_text(encoding="utf-8")
+    start = content.index("## Scoring")
+    end = content.find("\n## ", start + 1)
+    end = len(content) if end < 0 else end + 1
+    RESULTS.write_text(content[:start] + text + "\n" + content[end:], encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--write", action="store_true", help="update the Scoring section of benchmarks/RESULTS.md")
+    args = parser.parse_args()
+    folder = find_phoenix()
+    sclite = find_sclite()
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = [bench_split(split, folder, sclite, args.repeat, Path(tmp)) for split in ("dev", "test")]
+    text = render(rows, args.repeat, tool_versions(sclite))
+    print(text)
+    if args.write:
+        write_section(text)
+
+
+if __name__ == "__main__":
+    main()
