@@ -209,9 +209,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         rows = [bench_split(split, folder, sclite, args.repeat, Path(tmp)) for split in ("dev", "test")]
     text = render(rows, args.repeat, tool_versions(sclite))
-    print(text)
     if args.write:
         write_section(text)
+    print(text)
 
 
 if __name__ == "__main__":
