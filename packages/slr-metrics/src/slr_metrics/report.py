@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from slr_metrics.counts import Counts
 from slr_metrics.text import fold_ascii, sclite_word
@@ -86,12 +87,13 @@ class ScoreReport:
         """Corpus WER in percent (from summed counts)."""
         return self.counts.wer
 
+    @cached_property
+    def _by_id(self) -> dict[str, UtteranceResult]:
+        return {u.utt_id: u for u in self.utterances}
+
     def utterance(self, utt_id: str) -> UtteranceResult:
         """The result of one utterance (``KeyError`` if it was not scored)."""
-        for result in self.utterances:
-            if result.utt_id == utt_id:
-                return result
-        raise KeyError(utt_id)
+        return self._by_id[utt_id]
 
     def speaker_counts(self) -> dict[str, Counts]:
         """Speaker -> summed counts, speakers in order of first appearance."""

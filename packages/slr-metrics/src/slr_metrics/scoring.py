@@ -68,10 +68,12 @@ def _resolve_ids(refs: Mapping[str, object], hyp_ids: Sequence[str], fold_ids: b
     """Map each hypothesis id to its reference id; raise ScoringError naming unknown ids."""
     mapping: dict[str, str] = {}
     folded: dict[str, str] | None = None
+    used: set[str] = set()
     unknown: list[str] = []
     for hid in hyp_ids:
-        if hid in refs:
+        if hid in refs and hid not in used:
             mapping[hid] = hid
+            used.add(hid)
             continue
         if fold_ids:
             if folded is None:
@@ -79,8 +81,9 @@ def _resolve_ids(refs: Mapping[str, object], hyp_ids: Sequence[str], fold_ids: b
                 for rid in refs:
                     folded.setdefault(fold_ascii(rid), rid)
             rid = folded.get(fold_ascii(hid))
-            if rid is not None and rid not in mapping.values():
+            if rid is not None and rid not in used:
                 mapping[hid] = rid
+                used.add(rid)
                 continue
         unknown.append(hid)
     if unknown:
@@ -102,11 +105,13 @@ def score_normalized(
     case_sensitive: bool = False,
     speakers: Mapping[str, str] | None = None,
     keys: WordKeys | None = None,
+    source: str | None = None,
 ) -> ScoreReport:
     """Align words that are already normalised (no protocol rules applied here).
 
     Every reference utterance is scored, in ``refs`` order; one missing from ``hyps`` is scored
-    against ``protocol.normalize_hyp([])``. Hypothesis ids must be reference ids.
+    against ``protocol.normalize_hyp([])``. Hypothesis ids must be reference ids. ``source``
+    (e.g. the file names) is added to error messages.
     """
     _resolve_ids(refs, list(hyps), False, "")
     keys = keys or WordKeys(aligner, case_sensitive)
@@ -117,7 +122,7 @@ def score_normalized(
         hyp_words = hyps.get(uid)
         if hyp_words is None:
             hyp_words = missing
-        where = f"utterance {uid!r}"
+        where = f"utterance {uid!r}" + (f" ({source})" if source else "")
         edits = align(keys.encode(ref_words, where), keys.encode(hyp_words, where))
         speaker = speakers.get(uid, "-") if speakers is not None else "-"
         results.append(
@@ -250,6 +255,12 @@ def score_files(
         hyps[rid] = words_
     aligner = "levenshtein" if levenshtein else proto.aligner
     report = score_normalized(
-        refs, hyps, protocol=proto, aligner=aligner, case_sensitive=case_sensitive, speakers=speakers
+        refs,
+        hyps,
+        protocol=proto,
+        aligner=aligner,
+        case_sensitive=case_sensitive,
+        speakers=speakers,
+        source=f"{os.fspath(ref_path)} / {os.fspath(hyp_path)}",
     )
     return report.with_sources(os.fspath(ref_path), os.fspath(hyp_path))
