@@ -1,0 +1,212 @@
+"""``CTCBeamDecoder``: CTC beam search with a backend picked per device."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from slr_models.decoding._validation import check_ctc_inputs
+from slr_models.decoding.backends import (
+    CUDA_MAX_BEAM,
+    CudaBackend,
+    FlashlightBackend,
+    PrefixBackend,
+    cuda_decoder_unavailable_reason,
+    flashlight_unavailable_reason,
+)
+from slr_models.decoding.greedy import ctc_greedy_decode
+from slr_models.decoding.scoring import score_candidates
+
+__all__ = ["BACKENDS", "BackendChoice", "CTCBeamDecoder"]
+
+BACKENDS = ("auto", "torchaudio", "prefix")
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    """Which backend decodes ``log_probs`` of one device, and why.
+
+    Attributes:
+        backend: ``"torchaudio"`` or ``"prefix"``.
+        implementation: ``"cuda_ctc_decoder"`` (torchaudio, CUDA), ``"flashlight"``
+            (torchaudio ``ctc_decoder``, flashlight-text, CPU) or ``"prefix"`` (this package's
+            numpy prefix beam search, CPU).
+        device: the device of the ``log_probs`` this choice is for, e.g. ``"cpu"``, ``"cuda:0"``.
+        runs_on: where the search runs (``"cpu"`` means CUDA scores are copied to the CPU).
+        reason: why this backend was chosen, including why faster ones were not.
+    """
+
+    backend: str
+    implementation: str
+    device: str
+    runs_on: str
+    reason: str
+
+
+_BACKEND_OF = {"cuda_ctc_decoder": "torchaudio", "flashlight": "torchaudio", "prefix": "prefix"}
+
+
+class CTCBeamDecoder:
+    """CTC beam search over padded, time-major log-probabilities.
+
+    Args:
+        beam_size: hypotheses kept per frame (``>= 1``). The prefix and CUDA backends count
+            prefixes; flashlight (torchaudio, CPU) counts (prefix, ends-in-blank?) states.
+        blank: index of the CTC blank.
+        backend: ``"auto"`` (the fastest backend that works for the input's device),
+            ``"torchaudio"`` (torchaudio's CUDA decoder for CUDA tensors, else its flashlight-text
+            CPU decoder; ``RuntimeError`` with the reasons if neither runs) or ``"prefix"`` (this
+            package's prefix beam search; always works). See :meth:`backend_for`; the choice of
+            the latest call is in ``last_choice``.
+        token_beam: flashlight only: how many of the frame's best classes each hypothesis is
+            extended with (its ``beam_size_token``). Default ``2 * beam_size``. flashlight can
+            sum up to three hypotheses into one, so unlike the prefix backend (for which the
+            ``beam_size + 1`` best classes provably suffice) no smaller count is provably
+            enough; ``V`` expands every class, at many times the cost.
+        rescore: if true (default), the final n-best list of the search and the greedy
+            hypothesis are ranked by exact CTC log-likelihood and the best is returned, so
+            the result is never less likely than greedy decoding's. If false, the search's
+            own best hypothesis is returned unchanged.
+
+    Call :meth:`decode` (labels) or :meth:`decode_with_scores` (labels and exact
+    log-likelihoods); inputs may live on the CPU or a CUDA device.
+    """
+
+    def __init__(
+        self,
+        beam_size: int = 5,
+        blank: int = 0,
+        backend: str = "auto",
+        token_beam: int | None = None,
+        rescore: bool = True,
+    ) -> None:
+        if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
+            raise ValueError(f"beam_size must be an int >= 1, got {beam_size!r}")
+        if isinstance(blank, bool) or not isinstance(blank, int) or blank < 0:
+            raise ValueError(f"blank must be an int >= 0, got {blank!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if token_beam is not None and (not isinstance(token_beam, int) or token_beam < 1):
+            raise ValueError(f"token_beam must be an int >= 1 or None, got {token_beam!r}")
+        self.beam_size = beam_size
+        self.blank = blank
+        self.backend = backend
+        self.token_beam = 2 * beam_size if token_beam is None else token_beam
+        self.rescore = rescore
+        self.last_choice: BackendChoice | None = None
+        self._choices: dict[str, BackendChoice] = {}
+        self._searchers: dict[tuple[str, str, int], object] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"CTCBeamDecoder(beam_size={self.beam_size}, blank={self.blank}, backend={self.backend!r}, "
+            f"token_beam={self.token_beam}, rescore={self.rescore})"
+        )
+
+    def backend_for(self, device: torch.device | str = "cpu") -> BackendChoice:
+        """The backend that decodes ``log_probs`` on ``device``, with the reason.
+
+        Candidates, fastest first: on CUDA, torchaudio's ``cuda_ctc_decoder`` (beam up to
+        128), then the CPU candidates on a CPU copy; on the CPU, flashlight, then the prefix
+        search (see ``benchmarks/RESULTS.md``, "CTC decoding", for the measured order).
+        ``"auto"`` takes the first that works, ``"torchaudio"`` the first torchaudio one,
+        ``"prefix"`` the prefix search. Whether a torchaudio decoder works is tested once per
+        process by decoding a tiny input.
+
+        Raises:
+            RuntimeError: ``backend="torchaudio"`` and no torchaudio decoder works here.
+        """
+        device = torch.device(device)
+        if device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device() if torch.cuda.is_available() else 0)
+        key = str(device)
+        if key not in self._choices:
+            self._choices[key] = self._choose(device)
+        return self._choices[key]
+
+    def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor | Sequence[int]) -> list[list[int]]:
+        """Best label sequence of each sequence of the batch.
+
+        Args:
+            log_probs: ``(T, B, V)`` log-probabilities (log-softmax output), CPU or CUDA.
+            lengths: ``(B,)`` valid frames per sequence, ``0 <= lengths[b] <= T``.
+
+        Returns:
+            ``B`` label lists (no blanks); empty for ``lengths[b] == 0``.
+        """
+        return self.decode_with_scores(log_probs, lengths)[0]
+
+    def decode_with_scores(
+        self, log_probs: torch.Tensor, lengths: torch.Tensor | Sequence[int]
+    ) -> tuple[list[list[int]], torch.Tensor]:
+        """Like :meth:`decode`, plus ``(B,)`` float64 CPU exact CTC log-likelihoods
+        ``log p(labels_b | x_b)`` of the returned label sequences (see
+        :func:`~slr_models.decoding.ctc_log_likelihood`)."""
+        lengths_cpu = check_ctc_inputs(log_probs, lengths, self.blank)
+        num_frames, batch, vocab = log_probs.shape
+        choice = self.backend_for(log_probs.device)
+        self.last_choice = choice
+        if batch == 0:
+            return [], torch.zeros(0, dtype=torch.float64)
+        if num_frames == 0:
+            return [[] for _ in range(batch)], torch.zeros(batch, dtype=torch.float64)
+        nbest = self._searcher(choice, vocab).nbest(log_probs, lengths_cpu)
+        if not self.rescore:
+            best = [ranked[0] for ranked in nbest]
+            return best, score_candidates(log_probs, lengths_cpu, range(batch), best, self.blank)
+        greedy = ctc_greedy_decode(log_probs, lengths_cpu, self.blank)
+        owners, candidates = [], []
+        for b in range(batch):
+            unique = list(dict.fromkeys(tuple(h) for h in [*nbest[b], greedy[b]]))
+            owners.extend([b] * len(unique))
+            candidates.extend(list(h) for h in unique)
+        scores = score_candidates(log_probs, lengths_cpu, owners, candidates, self.blank)
+        values = scores.tolist()
+        best_index: dict[int, int] = {}
+        for index, owner in enumerate(owners):  # first of equal scores wins: search order, then greedy
+            if owner not in best_index or values[index] > values[best_index[owner]]:
+                best_index[owner] = index
+        chosen = [best_index[b] for b in range(batch)]
+        return [candidates[i] for i in chosen], scores[chosen]
+
+    def _choose(self, device: torch.device) -> BackendChoice:
+        implementations = ["flashlight", "prefix"]
+        if device.type == "cuda":
+            implementations.insert(0, "cuda_ctc_decoder")
+        if self.backend != "auto":
+            implementations = [i for i in implementations if _BACKEND_OF[i] == self.backend]
+        skipped = []
+        for implementation in implementations:
+            unavailable = self._unavailable(implementation, device)
+            if unavailable is None:
+                runs_on = str(device) if implementation == "cuda_ctc_decoder" else "cpu"
+                reason = "requested" if self.backend != "auto" else "auto: fastest backend that works here"
+                if skipped:
+                    reason += " (" + "; ".join(skipped) + ")"
+                backend = _BACKEND_OF[implementation]
+                return BackendChoice(backend, implementation, str(device), runs_on, reason)
+            skipped.append(f"{implementation} unavailable: {unavailable}")
+        raise RuntimeError(f"backend={self.backend!r} cannot decode tensors on {device}: " + "; ".join(skipped))
+
+    def _unavailable(self, implementation: str, device: torch.device) -> str | None:
+        if implementation == "prefix":
+            return None
+        if implementation == "flashlight":
+            return flashlight_unavailable_reason()
+        if self.beam_size > CUDA_MAX_BEAM:
+            return f"it supports beam_size <= {CUDA_MAX_BEAM}, got {self.beam_size}"
+        return cuda_decoder_unavailable_reason(device.index)
+
+    def _searcher(self, choice: BackendChoice, vocab: int):
+        key = (choice.implementation, choice.runs_on, vocab)
+        if key not in self._searchers:
+            if choice.implementation == "prefix":
+                searcher = PrefixBackend(vocab, self.beam_size, self.blank)
+            elif choice.implementation == "flashlight":
+                searcher = FlashlightBackend(vocab, self.beam_size, self.blank, self.token_beam)
+            else:
+                searcher = CudaBackend(vocab, self.beam_size, self.blank, torch.device(choice.runs_on))
+            self._searchers[key] = searcher
+        return self._searchers[key]
