@@ -167,7 +167,14 @@ class Trainer:
                                f"{saved['batches_per_epoch']} batches per epoch, the data now gives "
                                f"{self.state.batches_per_epoch} (different data, batch size or rank count)")
         self.state.load_state_dict(saved)
+        configured = self.scheduler.schedule
         self.scheduler.load_state_dict(payload["scheduler"])
+        if self.scheduler.schedule != configured and self.env.is_main:  # e.g. more epochs than before
+            _log.warning("the learning-rate schedule changed since the checkpoint (%s -> %s); continuing at step "
+                         "%d of the new one", self.scheduler.schedule, configured, self.scheduler.step_count)
+        if self.scheduler.schedule != configured:
+            self.scheduler.schedule = configured
+            self.scheduler.apply()
         if self.ema is not None and payload.get("ema") is not None:
             self.ema.load_state_dict(payload["ema"])
         self.guard.load_state_dict(payload["nonfinite"])

@@ -204,5 +204,8 @@ class DeepSpeedEngine(Engine):
         return {"optimizer": _primitive(self.optimizer.state_dict())}
 
     def load_shard_state_dict(self, shard: dict[str, Any]) -> None:
-        self.optimizer.load_state_dict([shard["optimizer"]], load_optimizer_states=True,
-                                       load_from_fp32_weights=True)
+        # DeepSpeed indexes the list by data-parallel rank; the checkpoint was written by the same
+        # number of ranks (checked on load), so this rank's own partition is all it reads.
+        shards: list[Any] = [None] * self.env.world_size
+        shards[self.env.rank] = shard["optimizer"]
+        self.optimizer.load_state_dict(shards, load_optimizer_states=True, load_from_fp32_weights=True)
