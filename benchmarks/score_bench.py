@@ -46,8 +46,10 @@ def find_phoenix() -> Path:
 
 
 def find_sclite() -> str | None:
-    return os.environ.get("SCLITE") or shutil.which("sclite") or (
-        "/usr/lib/sctk/bin/sclite" if os.access("/usr/lib/sctk/bin/sclite", os.X_OK) else None
+    return (
+        os.environ.get("SCLITE")
+        or shutil.which("sclite")
+        or ("/usr/lib/sctk/bin/sclite" if os.access("/usr/lib/sctk/bin/sclite", os.X_OK) else None)
     )
 
 
@@ -121,7 +123,9 @@ def bench_split(split: str, folder: Path, sclite: str | None, repeat: int, tmp: 
     ours = {u.utt_id.lower(): (u.counts.C, u.counts.S, u.counts.D, u.counts.I) for u in report.utterances}
     row["ours_counts"] = report.counts
     if sclite:
-        pra = subprocess.run(cmd[:-4] + ["-o", "pra", "stdout", "-f", "0"], capture_output=True, text=True, env=env)
+        pra = subprocess.run(
+            cmd[:-4] + ["-o", "pra", "stdout", "-f", "0"], capture_output=True, text=True, env=env
+        )
         row["equal_to_sclite"] = parse_pra(pra.stdout) == ours
 
     try:
@@ -137,7 +141,12 @@ def bench_split(split: str, folder: Path, sclite: str | None, repeat: int, tmp: 
         out = jiwer.process_words(ref_text, hyp_text)
         lev = score(refs, hyps, levenshtein=True, case_sensitive=True).counts
         row["lev_inproc"] = best_of(repeat, lambda: score(refs, hyps, levenshtein=True, case_sensitive=True))
-        row["equal_to_jiwer"] = (lev.C, lev.S, lev.D, lev.I) == (out.hits, out.substitutions, out.deletions, out.insertions)
+        row["equal_to_jiwer"] = (lev.C, lev.S, lev.D, lev.I) == (
+            out.hits,
+            out.substitutions,
+            out.deletions,
+            out.insertions,
+        )
     return row
 
 
@@ -145,13 +154,18 @@ def tool_versions(sclite: str | None) -> str:
     parts = []
     if sclite:
         try:
-            deb = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "sctk"], capture_output=True, text=True)
-            parts.append(f"sclite {sclite}" + (f" (Debian sctk {deb.stdout.strip()})" if deb.returncode == 0 else ""))
+            deb = subprocess.run(
+                ["dpkg-query", "-W", "-f", "${Version}", "sctk"], capture_output=True, text=True
+            )
+            parts.append(
+                f"sclite {sclite}" + (f" (Debian sctk {deb.stdout.strip()})" if deb.returncode == 0 else "")
+            )
         except OSError:
             parts.append(f"sclite {sclite}")
     try:
-        import jiwer  # noqa: F401
         from importlib.metadata import version
+
+        import jiwer  # noqa: F401
 
         parts.append(f"jiwer {version('jiwer')}")
     except ImportError:
@@ -159,28 +173,46 @@ def tool_versions(sclite: str | None) -> str:
     return ", ".join(parts)
 
 
+def _ms(row: dict, key: str) -> str:
+    return f"{1000 * row[key]:.0f} ms" if key in row else "n/a"
+
+
+def _yes(row: dict, key: str) -> str:
+    return ("yes" if row[key] else "**NO**") if key in row else "n/a"
+
+
 def render(rows: list[dict], repeat: int, versions: str = "") -> str:
     cpu = platform.processor() or platform.machine()
     lines = [
         "## Scoring (`benchmarks/score_bench.py`)",
         "",
-        f"Machine: {os.cpu_count()} CPU cores ({cpu}, shared with other jobs), Python {platform.python_version()}; "
-        f"best of {repeat} runs, all tools in the same run (the two end-to-end commands alternate). Official "
-        "PHOENIX-2014 STM references against generated hypotheses (10% deletions, 15% substitutions, 5% insertions)"
+        f"Machine: {os.cpu_count()} CPU cores ({cpu}, shared with other jobs), "
+        f"Python {platform.python_version()}; best of {repeat} runs, all tools in the same run "
+        "(the two end-to-end commands alternate). Official PHOENIX-2014 STM references against "
+        "generated hypotheses (10% deletions, 15% substitutions, 5% insertions)"
         + (f"; {versions}." if versions else "."),
         "",
-        "| split | utts | ref words | sclite end to end | slr-score end to end | sclite / slr-score | slr-metrics in process | "
-        "jiwer in process | slr-metrics Levenshtein in process | counts = sclite | Levenshtein = jiwer |",
+        "| split | utts | ref words | sclite end to end | slr-score end to end | sclite / slr-score "
+        "| slr-metrics in process | jiwer in process | slr-metrics Levenshtein in process "
+        "| counts = sclite | Levenshtein = jiwer |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for r in rows:
-        ms = lambda key: f"{1000 * r[key]:.0f} ms" if key in r else "n/a"  # noqa: E731
         ratio = f"{r['sclite_e2e'] / r['ours_e2e']:.2f}" if "sclite_e2e" in r else "n/a"
-        yes = lambda key: ("yes" if r[key] else "**NO**") if key in r else "n/a"  # noqa: E731
-        lines.append(
-            f"| {r['split']} | {r['utterances']} | {r['words']} | {ms('sclite_e2e')} | {ms('ours_e2e')} | {ratio} | "
-            f"{ms('ours_inproc')} | {ms('jiwer_inproc')} | {ms('lev_inproc')} | {yes('equal_to_sclite')} | {yes('equal_to_jiwer')} |"
-        )
+        cells = [
+            r["split"],
+            str(r["utterances"]),
+            str(r["words"]),
+            _ms(r, "sclite_e2e"),
+            _ms(r, "ours_e2e"),
+            ratio,
+            _ms(r, "ours_inproc"),
+            _ms(r, "jiwer_inproc"),
+            _ms(r, "lev_inproc"),
+            _yes(r, "equal_to_sclite"),
+            _yes(r, "equal_to_jiwer"),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     c = rows[0]["ours_counts"]
     lines += [
         "",
@@ -200,9 +232,13 @@ def write_section(text: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--write", action="store_true", help="update the Scoring section of benchmarks/RESULTS.md")
+    parser.add_argument(
+        "--write", action="store_true", help="update the Scoring section of benchmarks/RESULTS.md"
+    )
     args = parser.parse_args()
     folder = find_phoenix()
     sclite = find_sclite()

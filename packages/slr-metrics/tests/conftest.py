@@ -47,7 +47,9 @@ def slr_metrics_sclite(slr_metrics_runner) -> str:
     """Path of the sclite binary ($SCLITE, PATH, /usr/lib/sctk/bin/sclite); skips when absent."""
     found = slr_metrics_runner.find_sclite()
     if found is None:
-        pytest.skip("sclite not found (install Debian 'sctk' or set SCLITE); committed expected outputs still run")
+        pytest.skip(
+            "sclite not found (install Debian 'sctk' or set SCLITE); committed expected outputs still run"
+        )
     return found
 
 
@@ -71,7 +73,10 @@ def _find_phoenix_meta() -> Path | None:
     if env:
         return Path(env) if all(Path(env, f).is_file() for f in _STM_FILES) else None
     for ancestor in HERE.parents:
-        for candidate in (ancestor / "shared" / "data" / "phoenix2014", ancestor.parent / "shared" / "data" / "phoenix2014"):
+        for candidate in (
+            ancestor / "shared" / "data" / "phoenix2014",
+            ancestor.parent / "shared" / "data" / "phoenix2014",
+        ):
             if all((candidate / f).is_file() for f in _STM_FILES):
                 return candidate
     return None
@@ -82,5 +87,7 @@ def slr_metrics_phoenix_meta() -> Path:
     """Folder holding the official PHOENIX-2014 STM files; skips when absent."""
     found = _find_phoenix_meta()
     if found is None:
-        pytest.skip("PHOENIX-2014 metadata not found (set SLR_PHOENIX2014_META or provide shared/data/phoenix2014)")
+        pytest.skip(
+            "PHOENIX-2014 metadata not found (set SLR_PHOENIX2014_META or provide shared/data/phoenix2014)"
+        )
     return found

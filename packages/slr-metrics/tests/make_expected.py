@@ -55,7 +55,6 @@ from metrics_cases import (  # noqa: E402
     vac_ctm_lines,
 )
 from sclite_runner import run_sclite  # noqa: E402
-
 from slr_metrics import get_protocol, write_ctm, write_stm  # noqa: E402
 
 DATA = HERE / "data"
@@ -95,16 +94,29 @@ def make_sclite(sclite: str, tmp: Path) -> None:
     print(f"wrote {DATA / 'sclite_expected.pra'}")
 
 
-def _official(sclite: str, eval_dir: Path, tmp: Path, stm_refs: dict, speakers: dict, ctm_lines: list[str]) -> dict:
+def _official(
+    sclite: str, eval_dir: Path, tmp: Path, stm_refs: dict, speakers: dict, ctm_lines: list[str]
+) -> dict:
     env = dict(os.environ, LC_ALL="C")
     (tmp / "hyp.ctm").write_text("".join(line + "\n" for line in ctm_lines), encoding="utf-8")
     subprocess.run(
-        ["bash", str(eval_dir / "preprocess.sh"), str(tmp / "hyp.ctm"), str(tmp / "tmp.ctm"), str(tmp / "tmp2.ctm")],
-        env=env, check=True, capture_output=True,
+        [
+            "bash",
+            str(eval_dir / "preprocess.sh"),
+            str(tmp / "hyp.ctm"),
+            str(tmp / "tmp.ctm"),
+            str(tmp / "tmp2.ctm"),
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
     )
     write_stm(tmp / "raw.stm", stm_refs, speakers)
     subprocess.run(f"sort -k1,1 {tmp / 'raw.stm'} > {tmp / 'ref.stm'}", shell=True, env=env, check=True)
-    subprocess.run([sys.executable, str(eval_dir / "mergectmstm.py"), str(tmp / "tmp2.ctm"), str(tmp / "ref.stm")], check=True)
+    subprocess.run(
+        [sys.executable, str(eval_dir / "mergectmstm.py"), str(tmp / "tmp2.ctm"), str(tmp / "ref.stm")],
+        check=True,
+    )
     result = run_sclite(sclite, tmp / "ref.stm", tmp / "tmp2.ctm")
     assert result.returncode == 0, result.stderr[-2000:]
     return result.counts
@@ -135,7 +147,9 @@ def _load_slrt(folder: Path) -> types.SimpleNamespace:
     metrics: dict = {}
     exec(compile(source, "metrics.py", "exec"), metrics)
     return types.SimpleNamespace(
-        clean_2014=cleanup["clean_phoenix_2014"], clean_2014t=cleanup["clean_phoenix_2014_trans"], wer_single=metrics["wer_single"]
+        clean_2014=cleanup["clean_phoenix_2014"],
+        clean_2014t=cleanup["clean_phoenix_2014_trans"],
+        wer_single=metrics["wer_single"],
     )
 
 
@@ -157,7 +171,9 @@ def make_slrt(folder: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sclite")
     parser.add_argument("--phoenix2014-eval", type=Path)
     parser.add_argument("--phoenix2014t-eval", type=Path)

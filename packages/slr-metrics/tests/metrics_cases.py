@@ -24,15 +24,69 @@ SPEAKERS = ("signer01", "Signer02", "SIGNER03")
 
 # PHOENIX-like glosses: references use clean glosses, hypotheses add what the clean-up rules touch.
 PHOENIX_REF_WORDS = (
-    "REGEN", "SONNE", "NORD", "SUED", "WIND", "MORGEN", "__ON__", "__OFF__", "IX", "WOLKE",
-    "A", "B", "SCH", "NN", "WIE", "AUSSEHEN", "ZEIGEN-BILDSCHIRM", "HABEN", "KOMMEN", "RAUM",
+    "REGEN",
+    "SONNE",
+    "NORD",
+    "SUED",
+    "WIND",
+    "MORGEN",
+    "__ON__",
+    "__OFF__",
+    "IX",
+    "WOLKE",
+    "A",
+    "B",
+    "SCH",
+    "NN",
+    "WIE",
+    "AUSSEHEN",
+    "ZEIGEN-BILDSCHIRM",
+    "HABEN",
+    "KOMMEN",
+    "RAUM",
 )
 PHOENIX_TRICKY = (
-    "__EPENTHESIS__", "__EMOTION__", "__LEFTHAND__", "__PU__", "__ON__", "__OFF__", "__A_B__", "____",
-    "loc-NORD", "cl-KOMMEN", "loc-cl-SUED", "cl-loc-SUED", "qu-WAS", "poss-EUCH", "lh-HOCH", "NICHT-cl-KOMMEN",
-    "ZEIGEN", "ANZEIGEN", "ZEIGENRAUM", "NORDRAUM", "X-NORDRAUM", "ABRAUMRAUM", "nordRAUM", "RAUM",
-    "REGEN-PLUSPLUS", "loc-REGEN-PLUSPLUS", "S0NNE", "HABEN2", "lh-S0NNE", "loc-", "cl-", "-PLUSPLUS",
-    "__EMOloc-TION__", "__LEFTHANDRAUM__", "X__EPENTHESIS__Y", "WIE", "AUSSEHEN", "A", "B", "SCH", "NN",
+    "__EPENTHESIS__",
+    "__EMOTION__",
+    "__LEFTHAND__",
+    "__PU__",
+    "__ON__",
+    "__OFF__",
+    "__A_B__",
+    "____",
+    "loc-NORD",
+    "cl-KOMMEN",
+    "loc-cl-SUED",
+    "cl-loc-SUED",
+    "qu-WAS",
+    "poss-EUCH",
+    "lh-HOCH",
+    "NICHT-cl-KOMMEN",
+    "ZEIGEN",
+    "ANZEIGEN",
+    "ZEIGENRAUM",
+    "NORDRAUM",
+    "X-NORDRAUM",
+    "ABRAUMRAUM",
+    "nordRAUM",
+    "RAUM",
+    "REGEN-PLUSPLUS",
+    "loc-REGEN-PLUSPLUS",
+    "S0NNE",
+    "HABEN2",
+    "lh-S0NNE",
+    "loc-",
+    "cl-",
+    "-PLUSPLUS",
+    "__EMOloc-TION__",
+    "__LEFTHANDRAUM__",
+    "X__EPENTHESIS__Y",
+    "WIE",
+    "AUSSEHEN",
+    "A",
+    "B",
+    "SCH",
+    "NN",
 )
 
 
@@ -47,7 +101,7 @@ def sclite_cases(seed: int, n: int) -> tuple[dict[str, list[str]], dict[str, lis
         uid = f"Utt{k:05d}"
         vocab = SCLITE_WORDS[: rng.choice((2, 3, 4, 8))]
 
-        def word() -> str:
+        def word(vocab: tuple[str, ...] = vocab) -> str:
             return rng.choice(SCLITE_ODD_TOKENS) if rng.random() < 0.03 else rng.choice(vocab)
 
         refs[uid] = [] if rng.random() < 0.03 else [word() for _ in range(rng.randint(1, 14))]
@@ -76,7 +130,10 @@ def phoenix_cases(seed: int, n: int) -> tuple[dict[str, list[str]], dict[str, li
         if r < 0.04:
             continue
         if r < 0.08:
-            hyps[uid] = [rng.choice(("__EPENTHESIS__", "__EMOTION__", "loc-", "__PU__", "__ON__")) for _ in range(rng.randint(0, 3))]
+            hyps[uid] = [
+                rng.choice(("__EPENTHESIS__", "__EMOTION__", "loc-", "__PU__", "__ON__"))
+                for _ in range(rng.randint(0, 3))
+            ]
             continue
         hyp: list[str] = []
         for gloss in ref:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from slr_metrics import Counts, WERAccumulator, list_protocols, score_files, write_ctm, write_stm
 from slr_metrics.distributed import all_reduce_counts
 
@@ -38,7 +37,7 @@ def test_two_shards_merged_equal_one_whole_and_averaging_is_wrong(slr_metrics_ca
     assert merged.wer == whole.wer
     assert abs(averaged - whole.wer) > 1.0  # averaging per-shard WERs gives another number
 
-    summed = Counts.from_list([a + b for a, b in zip(left.state(), right.state())])
+    summed = Counts.from_list([a + b for a, b in zip(left.state(), right.state(), strict=True)])
     assert summed == whole.counts
 
 

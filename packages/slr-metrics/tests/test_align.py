@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 
 import pytest
-
 from slr_metrics import align, align_levenshtein, align_sclite, align_slrt
 from slr_metrics.align_ref import align_sclite_ref
 

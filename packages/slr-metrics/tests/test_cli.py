@@ -8,14 +8,17 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from slr_metrics import score_files, write_ctm, write_stm
 from slr_metrics.cli import main
 
 
 @pytest.fixture()
 def files(tmp_path):
-    write_stm(tmp_path / "ref.stm", {"u1": "A B C D E".split(), "u2": ["loc-NORD", "REGEN"]}, {"u1": "Signer01", "u2": "Signer02"})
+    write_stm(
+        tmp_path / "ref.stm",
+        {"u1": "A B C D E".split(), "u2": ["loc-NORD", "REGEN"]},
+        {"u1": "Signer01", "u2": "Signer02"},
+    )
     write_ctm(tmp_path / "hyp.ctm", {"u1": "X Y Z A B".split(), "u2": ["loc-NORD", "__EPENTHESIS__"]})
     return tmp_path / "ref.stm", tmp_path / "hyp.ctm"
 
@@ -60,7 +63,10 @@ def test_summary_and_pra(files, capsys, tmp_path):
     [
         ("u1 1 0.00 A\n", "hyp.ctm:1: expected '<id> <channel> <start> <duration> <word>"),
         ("u1 1 0.00 0.01 A\nu9 1 0.00 0.01 B\n", "not in the reference: 'u9'"),
-        ("u1 B 0.00 0.01 A\n", "hyp.ctm:1: channel 'B' of utterance 'u1' differs from the reference channel '1'"),
+        (
+            "u1 B 0.00 0.01 A\n",
+            "hyp.ctm:1: channel 'B' of utterance 'u1' differs from the reference channel '1'",
+        ),
         ("u1 1 0.00 0.01 @\n", "sclite's null word"),
     ],
 )
@@ -85,7 +91,9 @@ def test_console_script_runs(files):
     ref, hyp = files
     script = Path(sys.executable).with_name("slr-score")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "slr_metrics.cli"]
-    proc = subprocess.run([*command, "--ref", str(ref), "--hyp", str(hyp), "--json"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [*command, "--ref", str(ref), "--hyp", str(hyp), "--json"], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["N"] == 7
     hyp.write_text("u1 1 0.00 0.01\n")

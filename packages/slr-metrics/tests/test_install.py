@@ -9,11 +9,14 @@ import venv
 from pathlib import Path
 
 import pytest
-
 from slr_metrics import write_ctm, write_stm
 
 PACKAGE = Path(__file__).resolve().parents[1]
-_OFFLINE = ("Failed to establish a new connection", "No matching distribution found", "Could not find a version")
+_OFFLINE = (
+    "Failed to establish a new connection",
+    "No matching distribution found",
+    "Could not find a version",
+)
 
 
 @pytest.mark.slow
@@ -23,7 +26,10 @@ def test_fresh_venv_install_without_torch(tmp_path):
     venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
     python = env_dir / "bin" / "python"
     proc = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", str(PACKAGE)], capture_output=True, text=True, check=False
+        [str(python), "-m", "pip", "install", "--quiet", str(PACKAGE)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode != 0 and any(marker in proc.stdout + proc.stderr for marker in _OFFLINE):
         pytest.skip(f"no package index reachable for hatchling/numpy: {proc.stderr.strip()[-300:]}")
@@ -39,7 +45,14 @@ def test_fresh_venv_install_without_torch(tmp_path):
     write_stm(tmp_path / "ref.stm", {"u1": "A B C D E".split(), "u2": ["X"]})
     write_ctm(tmp_path / "hyp.ctm", {"u1": "X Y Z A B".split()})
     run = subprocess.run(
-        [str(env_dir / "bin" / "slr-score"), "--ref", str(tmp_path / "ref.stm"), "--hyp", str(tmp_path / "hyp.ctm"), "--json"],
+        [
+            str(env_dir / "bin" / "slr-score"),
+            "--ref",
+            str(tmp_path / "ref.stm"),
+            "--hyp",
+            str(tmp_path / "hyp.ctm"),
+            "--json",
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -49,7 +62,12 @@ def test_fresh_venv_install_without_torch(tmp_path):
     assert (out["N"], out["C"], out["S"], out["D"], out["I"]) == (6, 2, 0, 4, 3)
 
     probe = subprocess.run(
-        [str(python), "-c", "import slr_metrics, sys; slr_metrics.WERAccumulator('phoenix2014'); print('torch' in sys.modules)"],
+        [
+            str(python),
+            "-c",
+            "import slr_metrics, sys; slr_metrics.WERAccumulator('phoenix2014'); "
+            "print('torch' in sys.modules)",
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from slr_metrics import (
     FormatError,
     STMSegment,
@@ -38,7 +37,9 @@ def test_stm_round_trip_with_comments_labels_and_crlf(tmp_path):
         b"a-utt A spk 1.5 2.25\r\n"
     )
     segments = read_stm(path)
-    assert segments[0] == STMSegment("b-utt", "1", "Signer04", 0.0, 1.79769e308, ("ICH", "OSTERN"), "<O,F0,M>", 2)
+    assert segments[0] == STMSegment(
+        "b-utt", "1", "Signer04", 0.0, 1.79769e308, ("ICH", "OSTERN"), "<O,F0,M>", 2
+    )
     assert segments[1].words == () and segments[1].line == 4
     write_stm(tmp_path / "out.stm", segments)
     again = read_stm(tmp_path / "out.stm")
@@ -52,7 +53,9 @@ def test_stm_round_trip_with_comments_labels_and_crlf(tmp_path):
 
 def test_write_stm_from_mapping_is_phoenix_style_and_sorted(tmp_path):
     write_stm(tmp_path / "ref.stm", {"b": ["X"], "a": ["Y", "Z"]}, {"a": "Signer01"})
-    assert (tmp_path / "ref.stm").read_text() == "a 1 Signer01 0.0 1.79769e+308 Y Z\nb 1 b 0.0 1.79769e+308 X\n"
+    assert (
+        tmp_path / "ref.stm"
+    ).read_text() == "a 1 Signer01 0.0 1.79769e+308 Y Z\nb 1 b 0.0 1.79769e+308 X\n"
 
 
 @pytest.mark.parametrize(
@@ -62,7 +65,10 @@ def test_write_stm_from_mapping_is_phoenix_style_and_sorted(tmp_path):
         ("u1 1 spk zero 1.0 A\n", r"ref.stm:1: start time 'zero' is not a number"),
         ("u1 1 spk 0 nan A\n", r"ref.stm:1: end time is NaN"),
         ("u1 1 spk 2 1 A\n", r"ref.stm:1: end time 1 is before start time 2"),
-        ("u1 1 spk 0 1 A\n;; c\nu1 1 spk 1 2 B\n", r"ref.stm:3: utterance id 'u1' already has a segment at line 1"),
+        (
+            "u1 1 spk 0 1 A\n;; c\nu1 1 spk 1 2 B\n",
+            r"ref.stm:3: utterance id 'u1' already has a segment at line 1",
+        ),
     ],
 )
 def test_stm_errors_name_file_and_line(tmp_path, text, message):
@@ -97,7 +103,10 @@ def test_ctm_confidence_comments_and_errors(tmp_path):
     words = read_ctm_words(path)
     assert [w.confidence for w in words] == [0.9, None]
     for text, message in [
-        ("u1 1 0 A\n", r"hyp.ctm:1: expected '<id> <channel> <start> <duration> <word> \[<confidence>\]', got 4"),
+        (
+            "u1 1 0 A\n",
+            r"hyp.ctm:1: expected '<id> <channel> <start> <duration> <word> \[<confidence>\]', got 4",
+        ),
         ("u1 1 0 0.1 A B C\n", r"got 7 field"),
         ("u1 1 x 0.1 A\n", r"hyp.ctm:1: start time 'x' is not a number"),
         ("u1 1 0 -1 A\n", r"hyp.ctm:1: negative duration -1"),

@@ -4,9 +4,13 @@ and equal results from in-memory and file scoring."""
 from __future__ import annotations
 
 import pytest
-
 from slr_metrics import FormatError, get_protocol, list_protocols, score, score_files, write_ctm, write_stm
-from slr_metrics.phoenix_rules import official_2014_token, official_2014t_token, slrt_clean_2014, slrt_clean_2014t
+from slr_metrics.phoenix_rules import (
+    official_2014_token,
+    official_2014t_token,
+    slrt_clean_2014,
+    slrt_clean_2014t,
+)
 
 
 def _ours(report) -> dict[str, tuple[int, int, int, int]]:
@@ -77,7 +81,14 @@ def test_official_2014t_token_rules(token, cleaned):
 
 def test_multi_word_rules_do_not_fire_in_official_protocols():
     p = get_protocol("phoenix2014")
-    assert p.normalize_hyp(["WIE", "AUSSEHEN", "A", "B", "REGEN", "REGEN"]) == ["WIE", "AUSSEHEN", "A", "B", "REGEN", "REGEN"]
+    assert p.normalize_hyp(["WIE", "AUSSEHEN", "A", "B", "REGEN", "REGEN"]) == [
+        "WIE",
+        "AUSSEHEN",
+        "A",
+        "B",
+        "REGEN",
+        "REGEN",
+    ]
 
 
 def test_empty_and_missing_hypotheses_score_as_empty_token():
@@ -93,14 +104,21 @@ def test_empty_and_missing_hypotheses_score_as_empty_token():
 
 def test_phoenix2014t_cleans_both_sides_and_collapses_repeats():
     p = get_protocol("phoenix2014t")
-    assert p.normalize_ref(["__ON__", "loc-NORD", "NORD", "REGEN-PLUSPLUS", "REGEN", "__OFF__"]) == ["NORD", "REGEN"]
+    assert p.normalize_ref(["__ON__", "loc-NORD", "NORD", "REGEN-PLUSPLUS", "REGEN", "__OFF__"]) == [
+        "NORD",
+        "REGEN",
+    ]
     assert p.normalize_hyp(["A", "A", "__PU__", "A", "B"]) == ["A", "B"]
     assert p.normalize_ref(["REGEN", "REGEN", "loc-REGEN"]) == ["REGEN"]
     assert p.normalize_hyp(["__ON__"]) == ["[EMPTY]"]
 
 
 def test_slrt_rules_fire_on_whole_strings():
-    assert slrt_clean_2014t(["__ON__", "WIE", "AUSSEHEN", "A", "B", "C", "loc-NORD", "NORD"]) == ["WIE-AUSSEHEN", "A+B+C", "NORD"]
+    assert slrt_clean_2014t(["__ON__", "WIE", "AUSSEHEN", "A", "B", "C", "loc-NORD", "NORD"]) == [
+        "WIE-AUSSEHEN",
+        "A+B+C",
+        "NORD",
+    ]
     assert slrt_clean_2014t(["X", "SCH", "A", "Y"]) == ["X", "SCH+A+Y"]
     assert slrt_clean_2014(["ZEIGEN", "S0NNE", "HABEN2", "HABEN"]) == ["ZEIGEN-BILDSCHIRM", "SONNE", "HABEN"]
     with pytest.raises(ValueError, match="__EPENTHESIS__"):
@@ -109,7 +127,12 @@ def test_slrt_rules_fire_on_whole_strings():
 
 def test_protocol_registry():
     assert list_protocols() == [
-        "none", "phoenix2014", "phoenix2014t", "phoenix2014t-vac", "phoenix2014-slrt", "phoenix2014t-slrt"
+        "none",
+        "phoenix2014",
+        "phoenix2014t",
+        "phoenix2014t-vac",
+        "phoenix2014-slrt",
+        "phoenix2014t-slrt",
     ]
     assert get_protocol("phoenix2014t-slrt").aligner == "slrt"
     with pytest.raises(ValueError, match="unknown protocol 'x'"):
@@ -176,15 +199,21 @@ def test_score_equals_score_files(protocol, levenshtein, slr_metrics_cases, tmp_
     write_stm(tmp_path / "ref.stm", refs, speakers)
     write_ctm(tmp_path / "hyp.ctm", hyps)
     in_memory = score(refs, hyps, protocol=protocol, levenshtein=levenshtein, speakers=speakers)
-    from_files = score_files(tmp_path / "ref.stm", tmp_path / "hyp.ctm", protocol=protocol, levenshtein=levenshtein)
+    from_files = score_files(
+        tmp_path / "ref.stm", tmp_path / "hyp.ctm", protocol=protocol, levenshtein=levenshtein
+    )
     assert _ours(in_memory) == _ours(from_files)
     assert in_memory.counts == from_files.counts
 
 
 def test_unsorted_ctm_is_an_error_only_where_the_script_does_not_sort(tmp_path):
     write_stm(tmp_path / "ref.stm", {"u1": ["A", "B"], "u2": ["C"]})
-    (tmp_path / "hyp.ctm").write_text("u1 1 0.00 0.01 A\nu2 1 0.00 0.01 C\nu1 1 0.01 0.01 B\n", encoding="utf-8")
-    report = score_files(tmp_path / "ref.stm", tmp_path / "hyp.ctm", protocol="phoenix2014")  # sorted by the script
+    (tmp_path / "hyp.ctm").write_text(
+        "u1 1 0.00 0.01 A\nu2 1 0.00 0.01 C\nu1 1 0.01 0.01 B\n", encoding="utf-8"
+    )
+    report = score_files(
+        tmp_path / "ref.stm", tmp_path / "hyp.ctm", protocol="phoenix2014"
+    )  # sorted by the script
     assert report.utterance("u1").hyp == ("A", "B")
     for protocol in ("none", "phoenix2014t"):
         with pytest.raises(FormatError, match=r"hyp.ctm:3:.*not contiguous"):

@@ -8,7 +8,6 @@ check alive where sclite is missing.
 from __future__ import annotations
 
 import pytest
-
 from slr_metrics import FormatError, ScoringError, read_stm, score, score_files, write_ctm, write_stm
 
 
@@ -75,7 +74,9 @@ def test_unknown_hypothesis_ids_are_named():
 
 # -- the real sclite binary (skips when absent) ----------------------------------------------------
 @pytest.mark.parametrize("seed", [101, 202])
-def test_counts_and_pra_match_live_sclite(seed, slr_metrics_sclite, slr_metrics_cases, slr_metrics_runner, tmp_path):
+def test_counts_and_pra_match_live_sclite(
+    seed, slr_metrics_sclite, slr_metrics_cases, slr_metrics_runner, tmp_path
+):
     refs, hyps, speakers = slr_metrics_cases.sclite_cases(seed, 2500)
     write_stm(tmp_path / "ref.stm", refs, speakers)
     write_ctm(tmp_path / "hyp.ctm", hyps)
@@ -86,7 +87,9 @@ def test_counts_and_pra_match_live_sclite(seed, slr_metrics_sclite, slr_metrics_
     assert _pra_lines(report, slr_metrics_runner.PRA_PREFIXES) == result.pra_lines
 
 
-def test_phoenix_references_match_live_sclite(slr_metrics_sclite, slr_metrics_phoenix_meta, slr_metrics_runner, tmp_path):
+def test_phoenix_references_match_live_sclite(
+    slr_metrics_sclite, slr_metrics_phoenix_meta, slr_metrics_runner, tmp_path
+):
     import random
 
     for split in ("dev", "test"):
@@ -126,7 +129,9 @@ def test_error_cases_agree_with_live_sclite(slr_metrics_sclite, slr_metrics_runn
     with pytest.raises(FormatError, match=r"hyp.ctm:3: lines of utterance 'u1' are not contiguous"):
         score_files(stm, ctm)
 
-    ctm.write_text("U1 1 0.5 0.01 B\nU1 1 0.1 0.01 A\n", encoding="utf-8")  # upper-case id, words out of time order
+    ctm.write_text(
+        "U1 1 0.5 0.01 B\nU1 1 0.1 0.01 A\n", encoding="utf-8"
+    )  # upper-case id, words out of time order
     result = slr_metrics_runner.run_sclite(slr_metrics_sclite, stm, ctm)
     assert result.returncode == 0  # u2 missing: all deletions, exit 0
     assert _ours(score_files(stm, ctm)) == result.counts == {"u1": (1, 0, 1, 1), "u2": (0, 0, 2, 0)}

@@ -28,15 +28,23 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--ref", required=True, metavar="REF.stm", help="reference STM file")
-    parser.add_argument("--hyp", required=True, metavar="HYP.ctm", help="hypothesis CTM file or '<id> <words...>' lines")
-    parser.add_argument("--protocol", default="none", choices=list_protocols(), help="normalisation (default: none)")
+    parser.add_argument(
+        "--hyp", required=True, metavar="HYP.ctm", help="hypothesis CTM file or '<id> <words...>' lines"
+    )
+    parser.add_argument(
+        "--protocol", default="none", choices=list_protocols(), help="normalisation (default: none)"
+    )
     parser.add_argument(
         "--levenshtein",
         action="store_true",
         help="plain Levenshtein alignment (minimum edits, as jiwer/torchmetrics) instead of sclite's",
     )
-    parser.add_argument("--case-sensitive", action="store_true", help="compare words case-sensitively (sclite folds A-Z)")
-    parser.add_argument("--hyp-format", default="auto", choices=("auto", "ctm", "hyp"), help="hypothesis file format")
+    parser.add_argument(
+        "--case-sensitive", action="store_true", help="compare words case-sensitively (sclite folds A-Z)"
+    )
+    parser.add_argument(
+        "--hyp-format", default="auto", choices=("auto", "ctm", "hyp"), help="hypothesis file format"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
     parser.add_argument("--pra", metavar="FILE", help="also write an sclite-style aligned listing to FILE")
     parser.add_argument("--top", type=int, default=10, metavar="K", help="confusions to list (default: 10)")

@@ -61,7 +61,7 @@ class Counts:
     def __add__(self, other: Counts) -> Counts:
         if not isinstance(other, Counts):
             return NotImplemented
-        return Counts(*(a + b for a, b in zip(self.to_list(), other.to_list())))
+        return Counts(*(a + b for a, b in zip(self.to_list(), other.to_list(), strict=True)))
 
     @classmethod
     def total(cls, items: Iterable[Counts]) -> Counts:
@@ -82,7 +82,7 @@ class Counts:
         if len(values) != len(cls.FIELDS):
             raise ValueError(f"expected {len(cls.FIELDS)} values {cls.FIELDS}, got {len(values)}")
         ints = []
-        for name, value in zip(cls.FIELDS, values):
+        for name, value in zip(cls.FIELDS, values, strict=True):
             as_int = int(value)
             if as_int != value or as_int < 0:
                 raise ValueError(f"count {name}={value!r} is not a non-negative whole number")
@@ -95,6 +95,6 @@ class Counts:
     def to_dict(self) -> dict[str, int | float | None]:
         """JSON-ready dict with the counts and ``wer`` (``None`` when it is infinite)."""
         wer = self.wer
-        out: dict[str, int | float | None] = dict(zip(self.FIELDS, self.to_list()))
+        out: dict[str, int | float | None] = dict(zip(self.FIELDS, self.to_list(), strict=True))
         out["wer"] = None if wer == float("inf") else wer
         return out

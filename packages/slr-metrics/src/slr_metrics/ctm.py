@@ -86,7 +86,8 @@ def read_ctm_words(path: str | os.PathLike[str]) -> list[CTMWord]:
             continue
         if len(fields) not in (5, 6):
             raise FormatError(
-                f"expected '<id> <channel> <start> <duration> <word> [<confidence>]', got {len(fields)} field(s)",
+                "expected '<id> <channel> <start> <duration> <word> [<confidence>]', "
+                f"got {len(fields)} field(s)",
                 path,
                 number,
             )
@@ -98,7 +99,9 @@ def read_ctm_words(path: str | os.PathLike[str]) -> list[CTMWord]:
         if len(fields) == 6 and fields[5].upper() != "NA":
             confidence = _number(fields[5], "confidence", path, number)
         words.append(
-            CTMWord(fields[0], fields[1], start, duration, fields[4], confidence, fields[2], fields[3], number)
+            CTMWord(
+                fields[0], fields[1], start, duration, fields[4], confidence, fields[2], fields[3], number
+            )
         )
     return words
 
@@ -118,7 +121,8 @@ def group_contiguous(
         uid = word.utt_id
         if uid != previous and uid in groups:
             raise FormatError(
-                f"lines of utterance {uid!r} are not contiguous (its previous block ended at line {last_line[uid]}); "
+                f"lines of utterance {uid!r} are not contiguous "
+                f"(its previous block ended at line {last_line[uid]}); "
                 "sort the file by utterance id (sclite rejects such files)",
                 path,
                 word.line or None,
@@ -157,7 +161,9 @@ def read_hyp(path: str | os.PathLike[str]) -> dict[str, list[str]]:
             continue
         uid = fields[0]
         if uid in hyps:
-            raise FormatError(f"utterance id {uid!r} already appeared at line {first_line[uid]}", path, number)
+            raise FormatError(
+                f"utterance id {uid!r} already appeared at line {first_line[uid]}", path, number
+            )
         hyps[uid] = fields[1:]
         first_line[uid] = number
     return hyps

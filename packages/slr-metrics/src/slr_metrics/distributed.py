@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 __all__ = ["all_reduce_counts"]
 
 
-def all_reduce_counts(counts: Counts | WERAccumulator | Sequence[int], group: Any = None, device: Any = None) -> Counts:
+def all_reduce_counts(
+    counts: Counts | WERAccumulator | Sequence[int], group: Any = None, device: Any = None
+) -> Counts:
     """Sum word error counts over all processes of ``group`` and return the total on every rank.
 
     Args:
@@ -43,7 +45,9 @@ def all_reduce_counts(counts: Counts | WERAccumulator | Sequence[int], group: An
         return Counts.from_list(values)
     if device is None:
         backend = dist.get_backend(group)
-        device = torch.device("cuda", torch.cuda.current_device()) if backend == "nccl" else torch.device("cpu")
+        device = (
+            torch.device("cuda", torch.cuda.current_device()) if backend == "nccl" else torch.device("cpu")
+        )
     tensor = torch.tensor(values, dtype=torch.int64, device=device)
     dist.all_reduce(tensor, op=dist.ReduceOp.SUM, group=group)
     return Counts.from_list(tensor.cpu().tolist())

@@ -188,7 +188,9 @@ def slrt_clean_2014(words: list[str]) -> list[str]:
     text = _apply(_SLRT_2014, " ".join(words))
     for marker in _GREP_DROP:
         if marker in text:
-            raise ValueError(f"SLRT's clean_phoenix_2014 fails on {marker} (it asserts the marker is gone): {text!r}")
+            raise ValueError(
+                f"SLRT's clean_phoenix_2014 fails on {marker} (it asserts the marker is gone): {text!r}"
+            )
     return _dedupe(text)
 
 

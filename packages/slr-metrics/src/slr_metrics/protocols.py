@@ -113,7 +113,9 @@ class Protocol:
         return self.hyp_words(out)
 
     # -- a CTM file ---------------------------------------------------------------------------
-    def ctm_hyps(self, words: Sequence[CTMWord], path: str | os.PathLike[str] | None = None) -> dict[str, list[str]]:
+    def ctm_hyps(
+        self, words: Sequence[CTMWord], path: str | os.PathLike[str] | None = None
+    ) -> dict[str, list[str]]:
         """Utterance id -> scored hypothesis words for the lines of a CTM file, in file order.
 
         For the official protocols this replays the script: the token rules line by line, the
@@ -156,7 +158,12 @@ def _awk_fill_empty(words: Sequence[CTMWord], rule: TokenFn, empty: str | None) 
         token = rule(word.word)
         if token is None:  # grep -v: awk never sees the line
             continue
-        if last_word is not None and word.utt_id != last_id and kept.get(last_id, 0) < 1 and empty is not None:
+        if (
+            last_word is not None
+            and word.utt_id != last_id
+            and kept.get(last_id, 0) < 1
+            and empty is not None
+        ):
             rows.append((last_word, empty))
         if token:
             kept[word.utt_id] = kept.get(word.utt_id, 0) + 1
@@ -177,7 +184,8 @@ _register(Protocol("none", "words as given; sclite alignment"))
 _PHOENIX2014 = _register(
     Protocol(
         "phoenix2014",
-        "official PHOENIX-2014 evaluation: hypothesis clean-up, [EMPTY] for empty hypotheses, references as given",
+        "official PHOENIX-2014 evaluation: hypothesis clean-up, [EMPTY] for empty hypotheses, "
+        "references as given",
         hyp_token=official_2014_token,
         empty_token=EMPTY_TOKEN,
         sort_by_start_text=True,
@@ -186,7 +194,8 @@ _PHOENIX2014 = _register(
 _register(
     Protocol(
         "phoenix2014t",
-        "official PHOENIX-2014-T sign-recognition clean-up on both sides, repeats collapsed, [EMPTY] for empty hypotheses",
+        "official PHOENIX-2014-T sign-recognition clean-up on both sides, repeats collapsed, "
+        "[EMPTY] for empty hypotheses",
         hyp_token=official_2014t_token,
         ref_token=official_2014t_token,
         empty_token=EMPTY_TOKEN,

@@ -169,7 +169,8 @@ class ScoreReport:
     def format_summary(self, top_confusions: int = 5) -> str:
         """sclite-style summary: percentages per speaker and in total, then the top confusions."""
         title = self.hyp_path or "hypotheses"
-        header = f"| {'SPKR':<10} | {'# Snt':>5} {'# Wrd':>6} | {'Corr':>5} {'Sub':>5} {'Del':>5} {'Ins':>5} {'Err':>5} {'S.Err':>5} |"
+        cells = " ".join(f"{name:>5}" for name in ("Corr", "Sub", "Del", "Ins", "Err", "S.Err"))
+        header = f"| {'SPKR':<10} | {'# Snt':>5} {'# Wrd':>6} | {cells} |"
         width = len(header)
         rule = "|" + "-" * (width - 2) + "|"
         lines = [
@@ -197,7 +198,9 @@ class ScoreReport:
         lines.append("`" + "-" * (width - 2) + "'")
         c = self.counts
         lines.append("")
-        lines.append(f"WER {c.wer:.2f}%  (N={c.N} C={c.C} S={c.S} D={c.D} I={c.I}, {c.utterances} utterances)")
+        lines.append(
+            f"WER {c.wer:.2f}%  (N={c.N} C={c.C} S={c.S} D={c.D} I={c.I}, {c.utterances} utterances)"
+        )
         conf = self.confusions(top_confusions)
         for kind in ("substitutions", "deletions", "insertions"):
             if conf[kind]:
@@ -210,7 +213,14 @@ class ScoreReport:
         Correct words are lower-case, errors upper-case (ASCII), ``*`` fills the missing side;
         ids and speakers are lower-cased unless the scoring was case-sensitive (as sclite prints them).
         """
-        lines = ["", "", "\t\tDUMP OF SYSTEM ALIGNMENT STRUCTURE", "", f"System name:   {self.hyp_path or 'hypotheses'}", ""]
+        lines = [
+            "",
+            "",
+            "\t\tDUMP OF SYSTEM ALIGNMENT STRUCTURE",
+            "",
+            f"System name:   {self.hyp_path or 'hypotheses'}",
+            "",
+        ]
         groups: dict[str, list[UtteranceResult]] = {}
         for u in self.utterances:
             groups.setdefault(fold_ascii(u.speaker), []).append(u)
@@ -242,7 +252,11 @@ class ScoreReport:
             hyps.append(h.ljust(width))
             evals.append(("" if edit == "C" else edit).ljust(width))
         c = u.counts
-        block = [f"id: {label}", f"File: {self._display(u.utt_id)}", f"Scores: (#C #S #D #I) {c.C} {c.S} {c.D} {c.I}"]
+        block = [
+            f"id: {label}",
+            f"File: {self._display(u.utt_id)}",
+            f"Scores: (#C #S #D #I) {c.C} {c.S} {c.D} {c.I}",
+        ]
         if u.edits:  # sclite prints no alignment lines for an empty reference and hypothesis
             block.append("REF:  " + "".join(x + " " for x in refs))
             block.append("HYP:  " + "".join(x + " " for x in hyps))

@@ -64,7 +64,9 @@ class WordKeys:
         return code
 
 
-def _resolve_ids(refs: Mapping[str, object], hyp_ids: Sequence[str], fold_ids: bool, source: str) -> dict[str, str]:
+def _resolve_ids(
+    refs: Mapping[str, object], hyp_ids: Sequence[str], fold_ids: bool, source: str
+) -> dict[str, str]:
     """Map each hypothesis id to its reference id; raise ScoringError naming unknown ids."""
     mapping: dict[str, str] = {}
     folded: dict[str, str] | None = None
@@ -167,7 +169,12 @@ def score(
     norm_hyps = {uid: proto.normalize_hyp(words) for uid, words in hyps.items()}
     aligner = "levenshtein" if levenshtein else proto.aligner
     return score_normalized(
-        norm_refs, norm_hyps, protocol=proto, aligner=aligner, case_sensitive=case_sensitive, speakers=speakers
+        norm_refs,
+        norm_hyps,
+        protocol=proto,
+        aligner=aligner,
+        case_sensitive=case_sensitive,
+        speakers=speakers,
     )
 
 
@@ -248,7 +255,8 @@ def score_files(
             channel, line = hyp_channel[hid]
             if fold_ascii(channel) != fold_ascii(channels[rid]):
                 raise FormatError(
-                    f"channel {channel!r} of utterance {hid!r} differs from the reference channel {channels[rid]!r}",
+                    f"channel {channel!r} of utterance {hid!r} differs from the reference channel "
+                    f"{channels[rid]!r}",
                     hyp_path,
                     line,
                 )

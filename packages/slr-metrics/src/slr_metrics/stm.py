@@ -77,7 +77,8 @@ def read_stm(path: str | os.PathLike[str]) -> list[STMSegment]:
             continue
         if len(fields) < 5:
             raise FormatError(
-                f"expected '<id> <channel> <speaker> <start> <end> [<label>] words...', got {len(fields)} field(s)",
+                "expected '<id> <channel> <speaker> <start> <end> [<label>] words...', "
+                f"got {len(fields)} field(s)",
                 path,
                 number,
             )
@@ -155,7 +156,8 @@ def write_stm(
             _check_field(word, f"word of utterance {seg.utt_id!r}:")
         if seg.label is None and seg.words and seg.words[0].startswith("<"):
             raise ValueError(
-                f"first word {seg.words[0]!r} of utterance {seg.utt_id!r} starts with '<' and would be read back as a label"
+                f"first word {seg.words[0]!r} of utterance {seg.utt_id!r} starts with '<' "
+                "and would be read back as a label"
             )
         head = [seg.utt_id, seg.channel, seg.speaker, repr(float(seg.start)), repr(float(seg.end))]
         if seg.label is not None:

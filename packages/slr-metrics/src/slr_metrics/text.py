@@ -67,11 +67,19 @@ def check_supported(token: str, where: str) -> None:
     """Raise :class:`FormatError` if sclite would give ``token`` a meaning we do not reproduce."""
     word = sclite_word(token)
     if word == "@":
-        raise FormatError(f"{where}: token {token!r} is sclite's null word '@', which slr-metrics does not support")
+        raise FormatError(
+            f"{where}: token {token!r} is sclite's null word '@', which slr-metrics does not support"
+        )
     if token.startswith("{"):
-        raise FormatError(f"{where}: token {token!r} starts an sclite alternation '{{ A / B }}', which slr-metrics does not support")
+        raise FormatError(
+            f"{where}: token {token!r} starts an sclite alternation '{{ A / B }}', "
+            "which slr-metrics does not support"
+        )
     if token[:4].upper() == "<ALT":
-        raise FormatError(f"{where}: token {token!r} is an sclite CTM alternation marker, which slr-metrics does not support")
+        raise FormatError(
+            f"{where}: token {token!r} is an sclite CTM alternation marker, "
+            "which slr-metrics does not support"
+        )
 
 
 def comparison_key(token: str, *, sclite: bool, case_sensitive: bool) -> str:
