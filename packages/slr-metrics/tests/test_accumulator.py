@@ -83,10 +83,13 @@ def test_all_reduce_without_process_group_returns_counts():
     assert all_reduce_counts(acc.state()) == acc.counts
 
 
-def _worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
+def _worker(rank: int, world: int, init_file: str, out_dir: str, backend: str = "gloo") -> None:
+    import torch
     import torch.distributed as dist
 
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    if backend == "nccl":
+        torch.cuda.set_device(rank)
+    dist.init_process_group(backend, init_method=f"file://{init_file}", rank=rank, world_size=world)
     acc = WERAccumulator()
     if rank == 0:
         acc.update("a", ["A", "B", "C"], ["A", "X"])
@@ -112,5 +115,25 @@ def test_all_reduce_across_two_gloo_processes(tmp_path):
     whole.update("b", ["D"], ["D", "E", "F"])
     whole.update("c", ["G", "H"], [])
     for rank in (0, 1):
+        got = [int(v) for v in (tmp_path / f"{rank}.txt").read_text().split()]
+        assert got == whole.state()
+
+
+@pytest.mark.cuda
+@pytest.mark.timeout(180)
+def test_all_reduce_with_nccl_puts_the_vector_on_the_gpu(tmp_path):
+    torch = pytest.importorskip("torch")
+    import torch.multiprocessing as mp
+
+    if not torch.cuda.is_available() or not torch.distributed.is_nccl_available():
+        pytest.skip("needs a CUDA GPU and NCCL")
+    world = min(2, torch.cuda.device_count())
+    mp.spawn(_worker, args=(world, str(tmp_path / "init"), str(tmp_path), "nccl"), nprocs=world, join=True)
+    whole = WERAccumulator()
+    whole.update("a", ["A", "B", "C"], ["A", "X"])
+    if world == 2:
+        whole.update("b", ["D"], ["D", "E", "F"])
+        whole.update("c", ["G", "H"], [])
+    for rank in range(world):
         got = [int(v) for v in (tmp_path / f"{rank}.txt").read_text().split()]
         assert got == whole.state()
