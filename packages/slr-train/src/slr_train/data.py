@@ -120,6 +120,8 @@ class EpochBatches:
 def train_loader(train: TrainSet, sampler: BatchSampler, positions_to_index: Sequence[int], *, epoch: int,
                  start_batch: int, seed: int, num_workers: int = 0, pin_memory: bool = False) -> DataLoader:
     """DataLoader over one epoch from ``start_batch``; its own generator keeps the global RNG untouched."""
+    if hasattr(train.dataset, "set_epoch"):  # e.g. slr_data.VideoDataset with an explicit seed
+        train.dataset.set_epoch(epoch)
     generator = torch.Generator().manual_seed(sample_seed(seed, epoch, -1, -1))
     return DataLoader(SeededDataset(train.dataset),
                       batch_sampler=EpochBatches(sampler, positions_to_index, epoch=epoch, start=start_batch,

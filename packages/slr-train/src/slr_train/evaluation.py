@@ -76,8 +76,10 @@ class WERScorer:
 
 def default_decoder() -> Decoder:
     """``slr_models.ctc_greedy_decode`` (imported when first needed)."""
-    from slr_models import ctc_greedy_decode
-
+    try:
+        from slr_models import ctc_greedy_decode
+    except ImportError:  # older slr-models export it from the decoding subpackage only
+        from slr_models.decoding import ctc_greedy_decode
     return ctc_greedy_decode
 
 
