@@ -1,9 +1,20 @@
-"""slr-data: PHOENIX loading, video-consistent augmentation, collation and a synthetic corpus."""
+"""slr-data: PHOENIX loading, video-consistent augmentation, collation and a synthetic corpus.
+
+Public API (see ``docs/interfaces.md`` of the slr workspace and this package's README):
+corpora (:func:`load_phoenix2014`, :func:`load_phoenix2014t`, :class:`VideoRecord`),
+:class:`Vocabulary`, :func:`load_info` (restricted unpickler), frames (:func:`read_video`),
+transforms (:func:`train_preset`, :func:`eval_preset`, :class:`VideoTransform`),
+:class:`VideoDataset`, :func:`collate_packed` / :func:`collate_padded`,
+:class:`LengthBucketBatchSampler`, keypoint heatmaps, and the synthetic corpus
+(:func:`generate_synthetic_corpus`, :class:`SynthConfig`).
+"""
 
 from slr_data.__about__ import __version__
+from slr_data.collate import PackedBatch, PaddedBatch, VideoSample, collate_packed, collate_padded
 from slr_data.corpus import (
     Corpus,
     VideoRecord,
+    format_stm_line,
     load_phoenix2014,
     load_phoenix2014t,
     read_corpus_csv,
@@ -11,24 +22,66 @@ from slr_data.corpus import (
     read_phoenix2014t_csv,
     write_stm,
 )
+from slr_data.dataset import VideoDataset, check_frames
 from slr_data.errors import DataError, DataFormatError, FrameReadError, UnknownGlossError, UnsafePickleError
 from slr_data.frames import decode_frames, list_frame_files, read_video
+from slr_data.heatmaps import (
+    KEYPOINT_GROUPS,
+    NUM_KEYPOINTS,
+    HeatmapConfig,
+    load_keypoints,
+    render_heatmaps,
+)
 from slr_data.safe_pickle import load_info, load_pickle
+from slr_data.samplers import LengthBucketBatchSampler
+from slr_data.synth import SynthConfig, SynthCorpus, generate_synthetic_corpus
+from slr_data.temporal import TemporalConfig, sample_frame_indices
+from slr_data.transforms import (
+    EvalTransformConfig,
+    RandAugmentConfig,
+    TrainTransformConfig,
+    VideoTransform,
+    eval_preset,
+    train_preset,
+    transform_config_from_dict,
+)
 from slr_data.vocabulary import Vocabulary
 
 __all__ = [
     "__version__",
+    "KEYPOINT_GROUPS",
+    "NUM_KEYPOINTS",
     "Corpus",
     "DataError",
     "DataFormatError",
+    "EvalTransformConfig",
     "FrameReadError",
+    "HeatmapConfig",
+    "LengthBucketBatchSampler",
+    "PackedBatch",
+    "PaddedBatch",
+    "RandAugmentConfig",
+    "SynthConfig",
+    "SynthCorpus",
+    "TemporalConfig",
+    "TrainTransformConfig",
     "UnknownGlossError",
     "UnsafePickleError",
+    "VideoDataset",
     "VideoRecord",
+    "VideoSample",
+    "VideoTransform",
     "Vocabulary",
+    "check_frames",
+    "collate_packed",
+    "collate_padded",
     "decode_frames",
+    "eval_preset",
+    "format_stm_line",
+    "generate_synthetic_corpus",
     "list_frame_files",
     "load_info",
+    "load_keypoints",
     "load_phoenix2014",
     "load_phoenix2014t",
     "load_pickle",
@@ -36,5 +89,9 @@ __all__ = [
     "read_info_file",
     "read_phoenix2014t_csv",
     "read_video",
+    "render_heatmaps",
+    "sample_frame_indices",
+    "train_preset",
+    "transform_config_from_dict",
     "write_stm",
 ]
