@@ -64,7 +64,9 @@ def test_wide_beam_finds_the_exact_best_labelling(backend, num_frames, vocab, bl
     log_probs = _random_emissions(num_frames * vocab + blank, num_frames, 1, vocab, scale=1.5)
     labels = [c for c in range(vocab) if c != blank]
     every = [list(s) for n in range(num_frames + 1) for s in itertools.product(labels, repeat=n)]
-    every_scores = ctc_log_likelihood(log_probs.expand(-1, len(every), -1), [num_frames] * len(every), every, blank)
+    every_scores = ctc_log_likelihood(
+        log_probs.expand(-1, len(every), -1), [num_frames] * len(every), every, blank
+    )
     decoder = CTCBeamDecoder(2 * len(every), blank=blank, backend=backend, token_beam=vocab, rescore=False)
     hypotheses, scores = decoder.decode_with_scores(log_probs, [num_frames])
     assert hypotheses == [every[int(every_scores.argmax())]]
@@ -78,7 +80,9 @@ def test_prefix_and_torchaudio_backends_agree_on_peaked_emissions(vocab, blank):
     lengths = _lengths(120, 8)
     for rescore in (True, False):
         prefix = CTCBeamDecoder(blank=blank, backend="prefix", rescore=rescore).decode(log_probs, lengths)
-        torchaudio = CTCBeamDecoder(blank=blank, backend="torchaudio", rescore=rescore).decode(log_probs, lengths)
+        torchaudio = CTCBeamDecoder(blank=blank, backend="torchaudio", rescore=rescore).decode(
+            log_probs, lengths
+        )
         assert prefix == torchaudio
 
 
@@ -111,7 +115,9 @@ def test_default_token_beam_gives_the_same_result_as_expanding_every_class():
         log_probs = _random_emissions(seed, 50, 6, vocab, scale)
         lengths = _lengths(50, 6)
         default = CTCBeamDecoder(backend="torchaudio", rescore=False).decode(log_probs, lengths)
-        every_class = CTCBeamDecoder(backend="torchaudio", token_beam=vocab, rescore=False).decode(log_probs, lengths)
+        every_class = CTCBeamDecoder(backend="torchaudio", token_beam=vocab, rescore=False).decode(
+            log_probs, lengths
+        )
         assert default == every_class
 
 

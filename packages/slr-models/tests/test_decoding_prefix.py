@@ -32,7 +32,9 @@ def _best_by_enumeration(log_probs: torch.Tensor, blank: int) -> tuple[list[int]
     return every[best], float(scores[best])
 
 
-@pytest.mark.parametrize(("num_frames", "vocab", "blank"), [(4, 3, 0), (5, 3, 1), (4, 4, 3), (6, 3, 0), (2, 5, 0)])
+@pytest.mark.parametrize(
+    ("num_frames", "vocab", "blank"), [(4, 3, 0), (5, 3, 1), (4, 4, 3), (6, 3, 0), (2, 5, 0)]
+)
 @pytest.mark.parametrize("seed", range(4))
 def test_unpruned_prefix_search_finds_the_exact_best_labelling(num_frames, vocab, blank, seed):
     log_probs = _random_log_probs(seed, num_frames, 1, vocab, scale=1.5)
@@ -61,7 +63,7 @@ def test_pruned_search_equals_textbook_reference(beam_size, vocab, blank, scale)
             continue
         reference = ctc_prefix_beam_search_ref(log_probs[:length, b], beam_size, blank)
         assert [labels for labels, _ in got[b]] == [list(labels) for labels, _ in reference]
-        for (_, score), (_, ref_score) in zip(got[b], reference):
+        for (_, score), (_, ref_score) in zip(got[b], reference, strict=True):
             assert score == pytest.approx(ref_score, abs=1e-9)
 
 

@@ -66,7 +66,11 @@ def test_log_likelihood_matches_ctc_loss_on_a_padded_batch():
 
 @pytest.mark.parametrize(
     ("hypotheses", "message"),
-    [([[1], [0]], "differ from blank"), ([[1], [7]], "must be in \\[0, 5\\)"), ([[1]], "expected 2 hypotheses")],
+    [
+        ([[1], [0]], "differ from blank"),
+        ([[1], [7]], "must be in \\[0, 5\\)"),
+        ([[1]], "expected 2 hypotheses"),
+    ],
 )
 def test_log_likelihood_rejects_bad_hypotheses(hypotheses, message):
     with pytest.raises(ValueError, match=message):

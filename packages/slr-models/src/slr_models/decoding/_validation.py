@@ -8,6 +8,7 @@ instead of a crash deep inside a backend.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -30,7 +31,8 @@ def check_ctc_inputs(
         ValueError: wrong shapes, out-of-range lengths or blank, NaN or +inf scores.
     """
     if not isinstance(log_probs, torch.Tensor):
-        raise TypeError(f"log_probs must be a torch.Tensor of shape (T, B, V), got {type(log_probs).__name__}")
+        kind = type(log_probs).__name__
+        raise TypeError(f"log_probs must be a torch.Tensor of shape (T, B, V), got {kind}")
     if log_probs.dim() != 3:
         raise ValueError(
             f"log_probs must have shape (T, B, V) (time-major, as the model returns it), "
@@ -53,8 +55,12 @@ def check_ctc_inputs(
             f"lengths must be <= T = {num_frames} (the padded time dimension of log_probs), "
             f"got max {int(lengths_cpu.max())}"
         )
-    if log_probs.numel() and bool((torch.isnan(log_probs) | torch.isposinf(log_probs)).any()):
-        raise ValueError("log_probs contains NaN or +inf; decoders need finite log-probabilities (or -inf)")
+    if log_probs.numel():
+        largest = float(log_probs.detach().max())  # one pass; max propagates NaN
+        if math.isnan(largest) or largest == math.inf:
+            raise ValueError(
+                "log_probs contains NaN or +inf; decoders need finite log-probabilities (or -inf)"
+            )
     return lengths_cpu
 
 
@@ -88,6 +94,6 @@ def _as_length_tensor(lengths: torch.Tensor | Sequence[int]) -> torch.Tensor:
         values = [int(value) for value in lengths]
     except TypeError as error:
         raise TypeError(f"lengths must be a (B,) integer tensor or sequence of ints: {error}") from None
-    if any(value != original for value, original in zip(values, lengths)):
+    if any(value != original for value, original in zip(values, lengths, strict=True)):
         raise TypeError(f"lengths must hold integers, got {list(lengths)}")
     return torch.tensor(values, dtype=torch.int64)

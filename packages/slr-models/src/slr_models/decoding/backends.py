@@ -1,7 +1,7 @@
 """The beam-search backends behind :class:`~slr_models.decoding.CTCBeamDecoder`.
 
-Each backend turns ``log_probs (T, B, V)`` and CPU ``lengths (B,)`` into an n-best list per
-sequence (label lists, best first):
+Each backend's ``best(log_probs (T, B, V), lengths (B,) CPU int64)`` returns the best label
+sequence the search found for each sequence:
 
 * ``PrefixBackend``: :func:`~slr_models.decoding.prefix_beam.ctc_prefix_beam_search`
   (numpy, CPU; CUDA inputs are copied to the CPU). Always available.
@@ -17,6 +17,7 @@ by decoding a tiny known input (``flashlight_unavailable_reason``,
 from __future__ import annotations
 
 import functools
+from typing import Protocol
 
 import torch
 
@@ -24,6 +25,7 @@ from slr_models.decoding.prefix_beam import ctc_prefix_beam_search
 
 __all__ = [
     "CUDA_MAX_BEAM",
+    "BeamSearch",
     "CudaBackend",
     "FlashlightBackend",
     "PrefixBackend",
@@ -38,6 +40,12 @@ _SMOKE_PROBS = [[0.1, 0.8, 0.1], [0.8, 0.1, 0.1], [0.1, 0.1, 0.8], [0.1, 0.1, 0.
 _SMOKE_ANSWER = [1, 2]
 
 
+class BeamSearch(Protocol):
+    def best(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[int]]:
+        """Best label sequence found for each of the ``B`` sequences of ``log_probs (T, B, V)``."""
+        ...
+
+
 def _smoke_input(device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     log_probs = torch.tensor(_SMOKE_PROBS, device=device).log().unsqueeze(1)  # (4, 1, 3)
     return log_probs, torch.tensor([len(_SMOKE_PROBS)])
@@ -50,9 +58,9 @@ class PrefixBackend:
         self.beam_size = beam_size
         self.blank = blank
 
-    def nbest(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[list[int]]]:
-        results = ctc_prefix_beam_search(log_probs, lengths, self.beam_size, self.blank, self.beam_size)
-        return [[labels for labels, _ in ranked] for ranked in results]
+    def best(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[int]]:
+        results = ctc_prefix_beam_search(log_probs, lengths, self.beam_size, self.blank)
+        return [ranked[0][0] for ranked in results]
 
 
 class FlashlightBackend:
@@ -77,7 +85,7 @@ class FlashlightBackend:
             lexicon=None,
             tokens=[str(index) for index in range(vocab)],
             lm=None,
-            nbest=beam_size,
+            nbest=1,
             beam_size=beam_size,
             beam_size_token=min(token_beam, vocab),
             beam_threshold=1e30,
@@ -88,16 +96,16 @@ class FlashlightBackend:
             sil_token=str(blank),
         )
 
-    def nbest(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[list[int]]]:
+    def best(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[int]]:
         emissions = log_probs.detach().to("cpu", torch.float32).transpose(0, 1).contiguous()  # (B, T, V)
-        results: list[list[list[int]]] = [[[]] for _ in range(emissions.shape[0])]
+        results: list[list[int]] = [[] for _ in range(emissions.shape[0])]
         nonempty = [b for b in range(emissions.shape[0]) if int(lengths[b]) > 0]
         if not nonempty:
             return results
         selected = emissions[nonempty].contiguous()
         hypotheses = self._decoder(selected, lengths[nonempty].to(torch.int64))
-        for b, ranked in zip(nonempty, hypotheses):
-            results[b] = [hypothesis.tokens.tolist() for hypothesis in ranked] or [[]]
+        for b, ranked in zip(nonempty, hypotheses, strict=True):
+            results[b] = ranked[0].tokens.tolist() if ranked else []
         return results
 
 
@@ -120,14 +128,14 @@ class CudaBackend:
         with torch.cuda.device(device):
             self._decoder = cuda_ctc_decoder(
                 [str(index) for index in range(vocab)],
-                nbest=min(beam_size, vocab),
+                nbest=1,
                 beam_size=beam_size,
                 blank_skip_threshold=1.0,
             )
 
-    def nbest(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[list[int]]]:
+    def best(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[int]]:
         batch = log_probs.shape[1]
-        results: list[list[list[int]]] = [[[]] for _ in range(batch)]
+        results: list[list[int]] = [[] for _ in range(batch)]
         nonempty = [b for b in range(batch) if int(lengths[b]) > 0]
         if not nonempty:
             return results
@@ -139,12 +147,12 @@ class CudaBackend:
         selected_lengths = lengths[nonempty].to(self.device, torch.int32).contiguous()
         with torch.cuda.device(self.device):
             hypotheses = self._decoder(selected, selected_lengths)
-        for b, ranked in zip(nonempty, hypotheses):
-            results[b] = [[self._original_label[int(c)] for c in h.tokens] for h in ranked] or [[]]
+        for b, ranked in zip(nonempty, hypotheses, strict=True):
+            results[b] = [self._original_label[int(c)] for c in ranked[0].tokens] if ranked else []
         return results
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def flashlight_unavailable_reason() -> str | None:
     """``None`` if torchaudio's CPU (flashlight-text) decoder works here, else why not."""
     try:
@@ -153,15 +161,15 @@ def flashlight_unavailable_reason() -> str | None:
         return f"torchaudio's CPU CTC decoder cannot be imported: {type(error).__name__}: {error}"
     try:
         log_probs, lengths = _smoke_input()
-        got = FlashlightBackend(vocab=3, beam_size=2, blank=0, token_beam=3).nbest(log_probs, lengths)
+        got = FlashlightBackend(vocab=3, beam_size=2, blank=0, token_beam=3).best(log_probs, lengths)
     except Exception as error:
         return f"torchaudio's CPU CTC decoder failed on a tiny input: {type(error).__name__}: {error}"
-    if got[0][0] != _SMOKE_ANSWER:
-        return f"torchaudio's CPU CTC decoder returned {got[0][0]} for a tiny input whose answer is {_SMOKE_ANSWER}"
+    if got[0] != _SMOKE_ANSWER:
+        return f"torchaudio's CPU CTC decoder returned {got[0]} for a tiny input whose answer is [1, 2]"
     return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cuda_decoder_unavailable_reason(device_index: int) -> str | None:
     """``None`` if torchaudio's CUDA CTC decoder works on ``cuda:device_index``, else why not."""
     if not torch.cuda.is_available():
@@ -173,9 +181,9 @@ def cuda_decoder_unavailable_reason(device_index: int) -> str | None:
     device = torch.device("cuda", device_index)
     try:
         log_probs, lengths = _smoke_input(device)
-        got = CudaBackend(vocab=3, beam_size=2, blank=0, device=device).nbest(log_probs, lengths)
+        got = CudaBackend(vocab=3, beam_size=2, blank=0, device=device).best(log_probs, lengths)
     except Exception as error:
         return f"torchaudio's CUDA CTC decoder failed on a tiny input: {type(error).__name__}: {error}"
-    if got[0][0] != _SMOKE_ANSWER:
-        return f"torchaudio's CUDA CTC decoder returned {got[0][0]} for a tiny input whose answer is {_SMOKE_ANSWER}"
+    if got[0] != _SMOKE_ANSWER:
+        return f"torchaudio's CUDA CTC decoder returned {got[0]} for a tiny input whose answer is [1, 2]"
     return None

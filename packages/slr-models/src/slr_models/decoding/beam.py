@@ -10,13 +10,14 @@ import torch
 from slr_models.decoding._validation import check_ctc_inputs
 from slr_models.decoding.backends import (
     CUDA_MAX_BEAM,
+    BeamSearch,
     CudaBackend,
     FlashlightBackend,
     PrefixBackend,
     cuda_decoder_unavailable_reason,
     flashlight_unavailable_reason,
 )
-from slr_models.decoding.greedy import ctc_greedy_decode
+from slr_models.decoding.greedy import greedy_decode_checked
 from slr_models.decoding.scoring import score_candidates
 
 __all__ = ["BACKENDS", "BackendChoice", "CTCBeamDecoder"]
@@ -65,10 +66,10 @@ class CTCBeamDecoder:
             sum up to three hypotheses into one, so unlike the prefix backend (for which the
             ``beam_size + 1`` best classes provably suffice) no smaller count is provably
             enough; ``V`` expands every class, at many times the cost.
-        rescore: if true (default), the final n-best list of the search and the greedy
-            hypothesis are ranked by exact CTC log-likelihood and the best is returned, so
-            the result is never less likely than greedy decoding's. If false, the search's
-            own best hypothesis is returned unchanged.
+        rescore: if true (default) and the search's best hypothesis differs from the greedy
+            one, the one with the larger exact CTC log-likelihood is returned, so the result
+            is never less likely than greedy decoding's (a pruned beam search alone does not
+            guarantee that). If false, the search's best hypothesis is returned unchanged.
 
     Call :meth:`decode` (labels) or :meth:`decode_with_scores` (labels and exact
     log-likelihoods); inputs may live on the CPU or a CUDA device.
@@ -97,7 +98,7 @@ class CTCBeamDecoder:
         self.rescore = rescore
         self.last_choice: BackendChoice | None = None
         self._choices: dict[str, BackendChoice] = {}
-        self._searchers: dict[tuple[str, str, int], object] = {}
+        self._searchers: dict[tuple[str, str, int], BeamSearch] = {}
 
     def __repr__(self) -> str:
         return (
@@ -136,40 +137,41 @@ class CTCBeamDecoder:
         Returns:
             ``B`` label lists (no blanks); empty for ``lengths[b] == 0``.
         """
-        return self.decode_with_scores(log_probs, lengths)[0]
+        return self._decode(log_probs, lengths, with_scores=False)[0]
 
     def decode_with_scores(
         self, log_probs: torch.Tensor, lengths: torch.Tensor | Sequence[int]
     ) -> tuple[list[list[int]], torch.Tensor]:
-        """Like :meth:`decode`, plus ``(B,)`` float64 CPU exact CTC log-likelihoods
-        ``log p(labels_b | x_b)`` of the returned label sequences (see
-        :func:`~slr_models.decoding.ctc_log_likelihood`)."""
+        """Like :meth:`decode`, plus the ``(B,)`` float64 CPU exact CTC log-likelihoods
+        ``log p(labels_b | x_b)`` of the returned label sequences (the same numbers as
+        :func:`~slr_models.decoding.ctc_log_likelihood`, whichever backend ran)."""
+        hypotheses, scores = self._decode(log_probs, lengths, with_scores=True)
+        assert scores is not None
+        return hypotheses, scores
+
+    def _decode(
+        self, log_probs: torch.Tensor, lengths: torch.Tensor | Sequence[int], with_scores: bool
+    ) -> tuple[list[list[int]], torch.Tensor | None]:
         lengths_cpu = check_ctc_inputs(log_probs, lengths, self.blank)
         num_frames, batch, vocab = log_probs.shape
         choice = self.backend_for(log_probs.device)
         self.last_choice = choice
-        if batch == 0:
-            return [], torch.zeros(0, dtype=torch.float64)
-        if num_frames == 0:
+        if num_frames == 0 or batch == 0:
             return [[] for _ in range(batch)], torch.zeros(batch, dtype=torch.float64)
-        nbest = self._searcher(choice, vocab).nbest(log_probs, lengths_cpu)
-        if not self.rescore:
-            best = [ranked[0] for ranked in nbest]
-            return best, score_candidates(log_probs, lengths_cpu, range(batch), best, self.blank)
-        greedy = ctc_greedy_decode(log_probs, lengths_cpu, self.blank)
-        owners, candidates = [], []
-        for b in range(batch):
-            unique = list(dict.fromkeys(tuple(h) for h in [*nbest[b], greedy[b]]))
-            owners.extend([b] * len(unique))
-            candidates.extend(list(h) for h in unique)
-        scores = score_candidates(log_probs, lengths_cpu, owners, candidates, self.blank)
-        values = scores.tolist()
-        best_index: dict[int, int] = {}
-        for index, owner in enumerate(owners):  # first of equal scores wins: search order, then greedy
-            if owner not in best_index or values[index] > values[best_index[owner]]:
-                best_index[owner] = index
-        chosen = [best_index[b] for b in range(batch)]
-        return [candidates[i] for i in chosen], scores[chosen]
+        best = self._searcher(choice, vocab).best(log_probs, lengths_cpu)
+        if self.rescore:
+            greedy = greedy_decode_checked(log_probs, lengths_cpu, self.blank)
+            differ = [b for b in range(batch) if best[b] != greedy[b]]
+            if differ:  # exact likelihood of the search's and greedy's answers, where they differ
+                candidates = [best[b] for b in differ] + [greedy[b] for b in differ]
+                owners = differ + differ
+                pair = score_candidates(log_probs, lengths_cpu, owners, candidates, self.blank).tolist()
+                for index, b in enumerate(differ):
+                    if pair[len(differ) + index] > pair[index]:  # ties keep the search's answer
+                        best[b] = greedy[b]
+        if not with_scores:
+            return best, None
+        return best, score_candidates(log_probs, lengths_cpu, range(batch), best, self.blank)
 
     def _choose(self, device: torch.device) -> BackendChoice:
         implementations = ["flashlight", "prefix"]
@@ -188,7 +190,8 @@ class CTCBeamDecoder:
                 backend = _BACKEND_OF[implementation]
                 return BackendChoice(backend, implementation, str(device), runs_on, reason)
             skipped.append(f"{implementation} unavailable: {unavailable}")
-        raise RuntimeError(f"backend={self.backend!r} cannot decode tensors on {device}: " + "; ".join(skipped))
+        reasons = "; ".join(skipped)
+        raise RuntimeError(f"backend={self.backend!r} cannot decode tensors on {device}: {reasons}")
 
     def _unavailable(self, implementation: str, device: torch.device) -> str | None:
         if implementation == "prefix":
@@ -199,9 +202,10 @@ class CTCBeamDecoder:
             return f"it supports beam_size <= {CUDA_MAX_BEAM}, got {self.beam_size}"
         return cuda_decoder_unavailable_reason(device.index)
 
-    def _searcher(self, choice: BackendChoice, vocab: int):
+    def _searcher(self, choice: BackendChoice, vocab: int) -> BeamSearch:
         key = (choice.implementation, choice.runs_on, vocab)
         if key not in self._searchers:
+            searcher: BeamSearch
             if choice.implementation == "prefix":
                 searcher = PrefixBackend(vocab, self.beam_size, self.blank)
             elif choice.implementation == "flashlight":

@@ -9,7 +9,7 @@ import torch
 
 from slr_models.decoding._validation import check_ctc_inputs
 
-__all__ = ["ctc_greedy_decode"]
+__all__ = ["ctc_greedy_decode", "greedy_decode_checked"]
 
 
 def ctc_greedy_decode(
@@ -33,14 +33,18 @@ def ctc_greedy_decode(
         ``B`` lists of label ids (no blanks), one per sequence; empty where nothing but
         blank was emitted or ``lengths[b] == 0``.
     """
-    lengths_cpu = check_ctc_inputs(log_probs, lengths, blank)
+    return greedy_decode_checked(log_probs, check_ctc_inputs(log_probs, lengths, blank), blank)
+
+
+def greedy_decode_checked(log_probs: torch.Tensor, lengths: torch.Tensor, blank: int) -> list[list[int]]:
+    """:func:`ctc_greedy_decode` for inputs already validated (``lengths``: CPU int64 ``(B,)``)."""
     num_frames, batch, _ = log_probs.shape
     if num_frames == 0 or batch == 0:
         return [[] for _ in range(batch)]
     best = log_probs.detach().argmax(dim=-1)  # (T, B)
     previous = torch.cat([torch.full_like(best[:1], -1), best[:-1]], dim=0)
     frame_index = torch.arange(num_frames, device=best.device).unsqueeze(1)  # (T, 1)
-    emitted = (best != blank) & (best != previous) & (frame_index < lengths_cpu.to(best.device))
+    emitted = (best != blank) & (best != previous) & (frame_index < lengths.to(best.device))
     best_cpu = best.t().cpu()  # (B, T)
     emitted_cpu = emitted.t().cpu()
     return [best_cpu[b][emitted_cpu[b]].tolist() for b in range(batch)]

@@ -178,7 +178,7 @@ def _search_one(
         class_scores = [row.item(c) for c in classes]
         for index, (_, _, last, p_blank, _) in enumerate(beam):
             total = totals[index]
-            for label, score in zip(classes, class_scores):
+            for label, score in zip(classes, class_scores, strict=True):
                 if merged and (index, label) in merged:
                     continue
                 extended = (p_blank if label == last else total) + score

@@ -9,6 +9,7 @@ It expands every prefix in the beam with every class at every frame, so it is sl
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -25,6 +26,15 @@ def _log_add(a: float, b: float) -> float:
         return a
     high, low = (a, b) if a > b else (b, a)
     return high + math.log1p(math.exp(low - high))
+
+
+def _accumulate(
+    beam: dict[tuple[int, ...], list[float]], prefix: tuple[int, ...], blank_end: float, label_end: float
+) -> None:
+    """Add log-masses ending in blank / in the last label to ``prefix``'s entry of ``beam``."""
+    entry = beam.setdefault(prefix, [_NEG_INF, _NEG_INF])
+    entry[0] = _log_add(entry[0], blank_end)
+    entry[1] = _log_add(entry[1], label_end)
 
 
 def ctc_prefix_beam_search_ref(
@@ -55,12 +65,7 @@ def ctc_prefix_beam_search_ref(
     beam: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, _NEG_INF)}
     for row in rows:
         following: dict[tuple[int, ...], list[float]] = {}
-
-        def add(prefix: tuple[int, ...], blank_end: float, label_end: float) -> None:
-            entry = following.setdefault(prefix, [_NEG_INF, _NEG_INF])
-            entry[0] = _log_add(entry[0], blank_end)
-            entry[1] = _log_add(entry[1], label_end)
-
+        add = functools.partial(_accumulate, following)
         for prefix, (p_blank, p_label) in beam.items():
             total = _log_add(p_blank, p_label)
             last = prefix[-1] if prefix else None

@@ -77,7 +77,7 @@ def score_candidates(
     width = 1 + max(len(local) for local in local_vocabularies)
     columns = torch.full((count, width), blank, dtype=torch.int64)  # column 0: blank
     targets: list[int] = []
-    for index, (candidate, local) in enumerate(zip(candidates, local_vocabularies)):
+    for index, (candidate, local) in enumerate(zip(candidates, local_vocabularies, strict=True)):
         columns[index, 1 : 1 + len(local)] = torch.tensor(local, dtype=torch.int64)
         position = {label: 1 + i for i, label in enumerate(local)}
         targets.extend(position[int(label)] for label in candidate)
