@@ -5,12 +5,30 @@ optional CUDA fast path; the model registry builds CTC models from frozen config
 """
 
 from slr_models.__about__ import __version__
+from slr_models.models import (
+    CTCOutput,
+    SLRMambaConfig,
+    SLRMambaCTC,
+    create_model,
+    create_model_from_config,
+    get_config,
+    list_models,
+    register_model,
+)
 from slr_models.ops import add_norm, causal_conv1d, rms_norm_gated, ssd_scan
 
 __all__ = [
+    "CTCOutput",
+    "SLRMambaCTC",
+    "SLRMambaConfig",
     "__version__",
     "add_norm",
     "causal_conv1d",
+    "create_model",
+    "create_model_from_config",
+    "get_config",
+    "list_models",
+    "register_model",
     "rms_norm_gated",
     "ssd_scan",
 ]

@@ -32,20 +32,22 @@ def causal_conv1d_ref(
     dim, width = weight.shape
     length = x.shape[-1]
     cd = torch.promote_types(x.dtype, weight.dtype)
-    xc, w = x.to(cd), weight.to(cd)
-    if seq_idx is None:
-        out = F.conv1d(xc, w.unsqueeze(1), None if bias is None else bias.to(cd), padding=width - 1, groups=dim)
-        out = out[..., :length]
+    xc, w = x.to(cd), weight.to(cd).unsqueeze(1)
+    b = None if bias is None else bias.to(cd)
+    if seq_idx is None or width == 1:
+        out = F.conv1d(xc, w, b, padding=width - 1, groups=dim)[..., :length]
     else:
-        seq = seq_idx.unsqueeze(1)  # (b, 1, l)
-        out = xc * w[:, -1:]
-        for shift in range(1, min(width, length)):
-            shifted = F.pad(xc[..., :-shift], (shift, 0))
-            same = F.pad(seq[..., :-shift], (shift, 0), value=-1) == seq
-            out = out + shifted * same * w[:, width - 1 - shift, None]
-        if bias is not None:
-            out = out + bias.to(cd)[:, None]
-        out = out * (seq >= 0)
+        # Give every segment its own (width - 1) zeros of left padding: scatter the positions into a
+        # longer buffer with gaps before each segment, run one plain conv, gather the outputs back.
+        batch = x.shape[0]
+        starts = torch.ones_like(seq_idx, dtype=torch.int64)
+        starts[:, 1:] = (seq_idx[:, 1:] != seq_idx[:, :-1]).to(torch.int64)
+        positions = torch.arange(length, device=x.device) + starts.cumsum(dim=1) * (width - 1)  # (b, l)
+        index = positions.unsqueeze(1).expand(batch, dim, length)
+        gapped = xc.new_zeros(batch, dim, int(positions[:, -1].max()) + 1).scatter(2, index, xc)
+        out = F.conv1d(gapped, w, b, groups=dim).gather(2, index - (width - 1))
+        if bool((seq_idx < 0).any()):
+            out = out * (seq_idx >= 0).unsqueeze(1)
     if activation in ("silu", "swish"):
         out = F.silu(out)
     return out.to(x.dtype)

@@ -1,0 +1,22 @@
+"""CTC models and their registry."""
+
+from slr_models.models.config import SLRMambaConfig
+from slr_models.models.ctc import CTCOutput, SLRMambaCTC
+from slr_models.models.registry import (
+    create_model,
+    create_model_from_config,
+    get_config,
+    list_models,
+    register_model,
+)
+
+__all__ = [
+    "CTCOutput",
+    "SLRMambaCTC",
+    "SLRMambaConfig",
+    "create_model",
+    "create_model_from_config",
+    "get_config",
+    "list_models",
+    "register_model",
+]

@@ -1,0 +1,127 @@
+"""Frozen, serialisable configuration of the Mamba2 CTC model."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from typing import Any
+
+from slr_models.layers.common import MODEL_BACKENDS
+
+_TUPLE_FIELDS = ("stem_dims", "attention_layers", "temporal_downsample_at")
+
+
+@dataclass(frozen=True)
+class SLRMambaConfig:
+    """Everything needed to rebuild an :class:`~slr_models.models.SLRMambaCTC` (weights aside).
+
+    Input: frames ``(F, in_chans, img_size, img_size)`` plus, if ``heatmap_channels > 0``,
+    keypoint heatmaps ``(F, heatmap_channels, h, w)`` resized and stacked as extra input channels.
+    Stem: patchify by 4 then one 2x downsampling stage per ``stem_dims`` entry (total stride
+    ``4 * 2 ** len(stem_dims)``) to a ``grid x grid`` patch grid plus a cls token.
+    Blocks (``depth``): spatial four-direction Mamba2 (self-attention at the indices in
+    ``attention_layers``), bidirectional temporal Mamba2, FFN (``mlp_ratio``); pre-norm residual with
+    drop path rising linearly to ``drop_path_rate``. ``temporal_downsample_at`` lists positions
+    ``i`` in ``[0, depth]`` where frames are merged by ``temporal_stride`` before block ``i``
+    (``i == depth``: before the head). Head: final norm, ``[mean of patches, cls]`` -> linear ->
+    log-softmax over ``num_classes`` (blank = 0).
+    """
+
+    name: str = "custom"
+    num_classes: int = 1296
+    img_size: int = 224
+    in_chans: int = 3
+    heatmap_channels: int = 0
+    stem_dims: tuple[int, ...] = (128, 256)
+    stem_blocks: int = 1
+    d_model: int = 512
+    depth: int = 12
+    d_state: int = 64
+    expand: int = 2
+    headdim: int = 64
+    ngroups: int = 1
+    spatial_conv: int = 3
+    temporal_conv: int = 4
+    chunk_size: int = 64
+    mlp_ratio: float = 4.0
+    attention_layers: tuple[int, ...] = ()
+    attention_heads: int = 8
+    temporal_downsample_at: tuple[int, ...] = ()
+    temporal_stride: int = 2
+    drop_path_rate: float = 0.1
+    norm_eps: float = 1e-5
+    rms_norm: bool = False
+    backend: str = "auto"
+
+    def __post_init__(self) -> None:
+        for name in _TUPLE_FIELDS:  # accept lists (from JSON/YAML) but store tuples
+            object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
+        positive = ("num_classes", "img_size", "in_chans", "d_model", "depth", "d_state", "expand", "headdim",
+                    "ngroups", "spatial_conv", "temporal_conv", "chunk_size", "attention_heads", "temporal_stride")
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"SLRMambaConfig.{name} must be a positive int, got {value!r}")
+        if self.num_classes < 2:
+            raise ValueError(f"SLRMambaConfig.num_classes must be >= 2 (blank + 1 gloss), got {self.num_classes}")
+        if self.heatmap_channels < 0 or self.stem_blocks < 0:
+            raise ValueError("SLRMambaConfig.heatmap_channels and stem_blocks must be >= 0")
+        stride = 4 * 2 ** len(self.stem_dims)
+        if self.img_size % stride != 0:
+            raise ValueError(
+                f"SLRMambaConfig.img_size {self.img_size} must be a multiple of the stem stride {stride} "
+                f"(4 * 2**len(stem_dims), stem_dims={self.stem_dims})"
+            )
+        if (self.expand * self.d_model) % self.headdim != 0:
+            raise ValueError(f"expand * d_model ({self.expand * self.d_model}) must be a multiple of headdim "
+                             f"({self.headdim})")
+        if ((self.expand * self.d_model) // self.headdim) % self.ngroups != 0:
+            raise ValueError(f"the number of heads must be a multiple of ngroups ({self.ngroups})")
+        if any(not 0 <= i < self.depth for i in self.attention_layers):
+            raise ValueError(f"attention_layers {self.attention_layers} must be block indices in [0, {self.depth})")
+        if self.attention_layers and self.d_model % self.attention_heads != 0:
+            raise ValueError(f"d_model ({self.d_model}) must be a multiple of attention_heads ({self.attention_heads})")
+        if any(not 0 <= i <= self.depth for i in self.temporal_downsample_at):
+            raise ValueError(
+                f"temporal_downsample_at {self.temporal_downsample_at} must be positions in [0, {self.depth}]"
+            )
+        if len(set(self.temporal_downsample_at)) != len(self.temporal_downsample_at):
+            raise ValueError(f"temporal_downsample_at {self.temporal_downsample_at} has duplicates")
+        if self.temporal_downsample_at and self.temporal_stride < 2:
+            raise ValueError("temporal_stride must be >= 2 when temporal_downsample_at is set")
+        if not 0.0 <= self.drop_path_rate < 1.0:
+            raise ValueError(f"drop_path_rate must be in [0, 1), got {self.drop_path_rate}")
+        if self.mlp_ratio <= 0:
+            raise ValueError(f"mlp_ratio must be > 0, got {self.mlp_ratio}")
+        if self.backend not in MODEL_BACKENDS:
+            raise ValueError(f"backend must be one of {MODEL_BACKENDS}, got {self.backend!r}")
+
+    @property
+    def grid(self) -> int:
+        """Patch grid side: ``img_size / (4 * 2 ** len(stem_dims))``."""
+        return self.img_size // (4 * 2 ** len(self.stem_dims))
+
+    @property
+    def temporal_reduction(self) -> int:
+        """Overall temporal stride (``temporal_stride ** len(temporal_downsample_at)``)."""
+        return self.temporal_stride ** len(self.temporal_downsample_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON/YAML-serialisable dict (tuples become lists)."""
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SLRMambaConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise a ``ValueError`` naming them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown SLRMambaConfig field(s) {unknown}; valid fields: {sorted(known)}")
+        return cls(**data)
+
+    def replace(self, **changes: Any) -> SLRMambaConfig:
+        """A copy with ``changes`` applied (validated like the constructor)."""
+        unknown = sorted(set(changes) - {f.name for f in fields(self)})
+        if unknown:
+            raise ValueError(f"unknown SLRMambaConfig field(s) {unknown}")
+        return dataclasses.replace(self, **changes)
