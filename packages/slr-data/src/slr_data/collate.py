@@ -120,7 +120,7 @@ def _common(samples):
     if any(with_maps) and not all(with_maps):
         raise ValueError("some samples have heatmaps and some do not")
     shapes = {tuple(s.frames.shape[1:]) for s in kept}
-    if len(shapes) != 1:
+    if len(shapes) > 1:
         raise ValueError(f"frames of one batch must share (C, H, W); got {sorted(shapes)}")
     labels = [s.label.to(torch.int64) for s in kept]
     fields = dict(
