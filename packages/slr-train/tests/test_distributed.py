@@ -83,3 +83,38 @@ def test_launch_local_runs_n_ranks(tmp_path):
     assert launch_local(2, [str(script), str(tmp_path)]) == 0
     assert sorted(p.name for p in tmp_path.glob("rank*")) == ["rank0", "rank1"]
     assert (tmp_path / "rank1").read_text() == "2"
+
+
+def test_distributed_session_tears_down_even_on_error(monkeypatch):
+    import torch.distributed as dist
+
+    from slr_train import distributed_session
+    from slr_train.distributed import all_gather_objects, any_rank, barrier, broadcast_object
+
+    env_vars = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(workers.kit.free_port()), "RANK": "0",
+                "LOCAL_RANK": "0", "WORLD_SIZE": "1"}
+    for key, value in env_vars.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(RuntimeError, match="boom"):
+        with distributed_session() as env:
+            assert dist.is_initialized() and env.backend == "gloo" and env.world_size == 1
+            assert any_rank(True) and not any_rank(False)
+            assert all_gather_objects({"a": 1}) == [{"a": 1}] and broadcast_object(5) == 5
+            barrier()
+            raise RuntimeError("boom")
+    assert not dist.is_initialized()
+
+
+def test_single_process_needs_no_process_group(monkeypatch):
+    import torch.distributed as dist
+
+    from slr_train import init_distributed
+
+    for key in ("MASTER_ADDR", "MASTER_PORT", "RANK", "LOCAL_RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(key, raising=False)
+    env = init_distributed(use_cuda=False)
+    assert (env.rank, env.world_size, env.distributed, env.is_main) == (0, 1, False, True)
+    assert not dist.is_initialized()
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(RuntimeError, match="MASTER_ADDR"):
+        init_distributed(use_cuda=False)

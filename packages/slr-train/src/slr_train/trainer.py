@@ -136,13 +136,23 @@ class Trainer:
             "scheduler": self.scheduler.state_dict(),
             "ema": self.ema.state_dict() if self.ema is not None else None,
             "nonfinite": self.guard.state_dict(),
-            "sampler": {"epoch": self.state.epoch, "batch_in_epoch": self.state.batch_in_epoch,
-                        "batches_per_epoch": self.state.batches_per_epoch},
+            "sampler": self._sampler_state(),
             "rng": D.all_gather_objects(capture_rng_state()),
             "world_size": self.env.world_size,
             "config": self.config.to_dict(),
             "extra": self.extra_state,
         }
+
+    def _sampler_state(self) -> dict[str, Any]:
+        """Where the epoch stands (what resume uses) and, for the record, the sampler's own state."""
+        state: dict[str, Any] = {"epoch": self.state.epoch, "batch_in_epoch": self.state.batch_in_epoch,
+                                 "batches_per_epoch": self.state.batches_per_epoch}
+        if hasattr(self.sampler, "state_dict"):
+            try:
+                state["sampler"] = self.sampler.state_dict(batches_consumed=self.state.batch_in_epoch)
+            except TypeError:
+                state["sampler"] = self.sampler.state_dict()
+        return state
 
     def save_checkpoint(self, kind: str) -> Path:
         """Collective: a resumable checkpoint of everything (``kind``: ``"step"`` or ``"epoch"``)."""
