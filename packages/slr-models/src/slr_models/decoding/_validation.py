@@ -13,11 +13,13 @@ from collections.abc import Sequence
 
 import torch
 
-__all__ = ["check_blank", "check_ctc_inputs", "check_hypotheses"]
+from slr_models.decoding._arrays import cpu_numpy
+
+__all__ = ["check_blank", "check_ctc_inputs", "check_frame_maxima", "check_hypotheses"]
 
 
 def check_ctc_inputs(
-    log_probs: torch.Tensor, lengths: torch.Tensor | Sequence[int], blank: int
+    log_probs: torch.Tensor, lengths: torch.Tensor | Sequence[int], blank: int, check_values: bool = True
 ) -> torch.Tensor:
     """Validate decoder inputs and return ``lengths`` as a CPU int64 tensor of shape ``(B,)``.
 
@@ -25,6 +27,9 @@ def check_ctc_inputs(
         log_probs: ``(T, B, V)`` floating tensor of per-frame (log-)scores, any device.
         lengths: ``(B,)`` integer tensor or sequence; ``0 <= lengths[b] <= T``.
         blank: index of the CTC blank, ``0 <= blank < V``.
+        check_values: also reject NaN / +inf scores (one pass over ``log_probs``); callers
+            that take the per-frame maximum anyway pass ``False`` and use
+            :func:`check_frame_maxima` on it.
 
     Raises:
         TypeError: ``log_probs`` is not a floating tensor, or ``lengths`` is not integral.
@@ -55,13 +60,22 @@ def check_ctc_inputs(
             f"lengths must be <= T = {num_frames} (the padded time dimension of log_probs), "
             f"got max {int(lengths_cpu.max())}"
         )
-    if log_probs.numel():
-        largest = float(log_probs.detach().max())  # one pass; max propagates NaN
+    if check_values and log_probs.numel():
+        array = cpu_numpy(log_probs)
+        maxima = log_probs.detach().amax(dim=-1) if array is None else torch.from_numpy(array.max(axis=-1))
+        check_frame_maxima(maxima)
+    return lengths_cpu
+
+
+def check_frame_maxima(maxima: torch.Tensor) -> None:
+    """Raise ``ValueError`` if the per-frame maxima ``(T, B)`` of ``log_probs`` reveal a NaN
+    (max propagates NaN) or a +inf score."""
+    if maxima.numel():
+        largest = float(maxima.max())
         if math.isnan(largest) or largest == math.inf:
             raise ValueError(
                 "log_probs contains NaN or +inf; decoders need finite log-probabilities (or -inf)"
             )
-    return lengths_cpu
 
 
 def check_blank(blank: int, vocab: int) -> None:

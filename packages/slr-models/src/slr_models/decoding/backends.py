@@ -19,8 +19,10 @@ from __future__ import annotations
 import functools
 from typing import Protocol
 
+import numpy as np
 import torch
 
+from slr_models.decoding._arrays import cpu_numpy
 from slr_models.decoding.prefix_beam import ctc_prefix_beam_search
 
 __all__ = [
@@ -97,13 +99,16 @@ class FlashlightBackend:
         )
 
     def best(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[int]]:
-        emissions = log_probs.detach().to("cpu", torch.float32).transpose(0, 1).contiguous()  # (B, T, V)
-        results: list[list[int]] = [[] for _ in range(emissions.shape[0])]
-        nonempty = [b for b in range(emissions.shape[0]) if int(lengths[b]) > 0]
+        batch = log_probs.shape[1]
+        results: list[list[int]] = [[] for _ in range(batch)]
+        nonempty = [b for b in range(batch) if int(lengths[b]) > 0]
         if not nonempty:
             return results
-        selected = emissions[nonempty].contiguous()
-        hypotheses = self._decoder(selected, lengths[nonempty].to(torch.int64))
+        array = cpu_numpy(log_probs.detach().cpu())
+        assert array is not None
+        # (B', T, V) contiguous float32, as flashlight reads raw memory
+        selected = np.ascontiguousarray(array[:, nonempty].transpose(1, 0, 2), dtype=np.float32)
+        hypotheses = self._decoder(torch.from_numpy(selected), lengths[nonempty].to(torch.int64))
         for b, ranked in zip(nonempty, hypotheses, strict=True):
             results[b] = ranked[0].tokens.tolist() if ranked else []
         return results

@@ -17,7 +17,7 @@ from slr_models.decoding.backends import (
     cuda_decoder_unavailable_reason,
     flashlight_unavailable_reason,
 )
-from slr_models.decoding.greedy import greedy_decode_checked
+from slr_models.decoding.greedy import best_path, collapse_best_path
 from slr_models.decoding.scoring import score_candidates
 
 __all__ = ["BACKENDS", "BackendChoice", "CTCBeamDecoder"]
@@ -152,7 +152,8 @@ class CTCBeamDecoder:
     def _decode(
         self, log_probs: torch.Tensor, lengths: torch.Tensor | Sequence[int], with_scores: bool
     ) -> tuple[list[list[int]], torch.Tensor | None]:
-        lengths_cpu = check_ctc_inputs(log_probs, lengths, self.blank)
+        lengths_cpu = check_ctc_inputs(log_probs, lengths, self.blank, check_values=False)
+        greedy_path = best_path(log_probs)  # also rejects NaN / +inf
         num_frames, batch, vocab = log_probs.shape
         choice = self.backend_for(log_probs.device)
         self.last_choice = choice
@@ -160,7 +161,7 @@ class CTCBeamDecoder:
             return [[] for _ in range(batch)], torch.zeros(batch, dtype=torch.float64)
         best = self._searcher(choice, vocab).best(log_probs, lengths_cpu)
         if self.rescore:
-            greedy = greedy_decode_checked(log_probs, lengths_cpu, self.blank)
+            greedy = collapse_best_path(greedy_path, lengths_cpu, self.blank)
             differ = [b for b in range(batch) if best[b] != greedy[b]]
             if differ:  # exact likelihood of the search's and greedy's answers, where they differ
                 candidates = [best[b] for b in differ] + [greedy[b] for b in differ]

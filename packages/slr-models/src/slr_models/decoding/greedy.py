@@ -7,9 +7,10 @@ from collections.abc import Sequence
 
 import torch
 
-from slr_models.decoding._validation import check_ctc_inputs
+from slr_models.decoding._arrays import cpu_numpy
+from slr_models.decoding._validation import check_ctc_inputs, check_frame_maxima
 
-__all__ = ["ctc_greedy_decode", "greedy_decode_checked"]
+__all__ = ["best_path", "collapse_best_path", "ctc_greedy_decode"]
 
 
 def ctc_greedy_decode(
@@ -20,7 +21,7 @@ def ctc_greedy_decode(
     For each sequence ``b`` the arg-max class of each of its first ``lengths[b]`` frames is
     taken, runs of the same class are collapsed to one, and blanks are removed
     (``a a - a b`` -> ``a a b``). Frames past ``lengths[b]`` are ignored. Ties between
-    classes go to the lowest index (``torch.argmax``).
+    classes go to the lowest index.
 
     The arg-max runs on the device of ``log_probs``; only ``(T, B)`` indices reach the CPU.
 
@@ -33,15 +34,32 @@ def ctc_greedy_decode(
         ``B`` lists of label ids (no blanks), one per sequence; empty where nothing but
         blank was emitted or ``lengths[b] == 0``.
     """
-    return greedy_decode_checked(log_probs, check_ctc_inputs(log_probs, lengths, blank), blank)
+    lengths_cpu = check_ctc_inputs(log_probs, lengths, blank, check_values=False)
+    return collapse_best_path(best_path(log_probs), lengths_cpu, blank)
 
 
-def greedy_decode_checked(log_probs: torch.Tensor, lengths: torch.Tensor, blank: int) -> list[list[int]]:
-    """:func:`ctc_greedy_decode` for inputs already validated (``lengths``: CPU int64 ``(B,)``)."""
-    num_frames, batch, _ = log_probs.shape
+def best_path(log_probs: torch.Tensor) -> torch.Tensor:
+    """``(T, B)`` arg-max class of each frame of ``log_probs (T, B, V)``, on its device.
+
+    Raises ``ValueError`` on NaN or +inf scores (checked on the maxima, at no extra pass).
+    """
+    if log_probs.numel() == 0:
+        return torch.zeros(log_probs.shape[:2], dtype=torch.int64, device=log_probs.device)
+    array = cpu_numpy(log_probs)
+    if array is not None:  # ties: first maximal index, as in torch
+        check_frame_maxima(torch.from_numpy(array.max(axis=-1)))
+        return torch.from_numpy(array.argmax(axis=-1))
+    maxima, best = log_probs.detach().max(dim=-1)
+    check_frame_maxima(maxima)
+    return best
+
+
+def collapse_best_path(best: torch.Tensor, lengths: torch.Tensor, blank: int) -> list[list[int]]:
+    """Label lists from a best path ``(T, B)``: frames past ``lengths (B,)`` dropped, repeats
+    collapsed, blanks removed."""
+    num_frames, batch = best.shape
     if num_frames == 0 or batch == 0:
         return [[] for _ in range(batch)]
-    best = log_probs.detach().argmax(dim=-1)  # (T, B)
     previous = torch.cat([torch.full_like(best[:1], -1), best[:-1]], dim=0)
     frame_index = torch.arange(num_frames, device=best.device).unsqueeze(1)  # (T, 1)
     emitted = (best != blank) & (best != previous) & (frame_index < lengths.to(best.device))

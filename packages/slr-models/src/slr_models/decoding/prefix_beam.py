@@ -29,6 +29,8 @@ from operator import itemgetter
 import numpy as np
 import torch
 
+from slr_models.decoding._arrays import cpu_numpy
+
 __all__ = ["ctc_prefix_beam_search"]
 
 _NEG_INF = float("-inf")
@@ -92,6 +94,10 @@ def ctc_prefix_beam_search(
     if num_frames == 0 or batch == 0:
         return [[([], 0.0)] for _ in range(batch)]
     emissions, top_labels = _emissions_and_top_classes(log_probs, min(num_new + 1, vocab))
+    top_scores = np.take_along_axis(emissions, top_labels, axis=-1)
+    order = np.argsort(-top_scores, axis=-1, kind="stable")  # best class first
+    top_labels = np.take_along_axis(top_labels, order, axis=-1)
+    top_scores = np.take_along_axis(top_scores, order, axis=-1)
     results = []
     for b in range(batch):
         length = int(lengths[b])
@@ -100,8 +106,13 @@ def ctc_prefix_beam_search(
             continue
         frames = emissions[:length, b]  # (L, V)
         # The num_new + 1 best classes hold the num_new best non-blank ones (and maybe one more).
-        labels = [[c for c in row if c != blank] for row in top_labels[:length, b].tolist()]
-        labels_of, beam = _search_one(frames, labels, beam_size, blank)
+        classes = [
+            [(c, score) for c, score in zip(labels, scores, strict=True) if c != blank]
+            for labels, scores in zip(
+                top_labels[:length, b].tolist(), top_scores[:length, b].tolist(), strict=True
+            )
+        ]
+        labels_of, beam = _search_one(frames, classes, beam_size, blank)
         ranked = [(labels_of(node), total) for node, total in beam[:nbest]] if beam else []
         results.append(ranked or [([], _NEG_INF)])
     return results
@@ -112,17 +123,15 @@ def _emissions_and_top_classes(log_probs: torch.Tensor, count: int) -> tuple[np.
     ``count`` largest classes of each frame (in no particular order).
 
     Converting to float64 is exact and monotone, so ranking in the input dtype is the same.
-    CPU work uses numpy: torch's intra-op threads add milliseconds of overhead per call on
-    small, busy machines.
     """
-    detached = log_probs.detach()
-    vocab = detached.shape[-1]
-    if detached.dtype not in (torch.float32, torch.float64):
-        detached = detached.to(torch.float32)  # exact for float16 / bfloat16; numpy needs it
-    if detached.device.type != "cpu":
-        top = detached.topk(count, dim=-1).indices.cpu().numpy()
-        return detached.cpu().numpy().astype(np.float64), top
-    emissions = detached.numpy().astype(np.float64)
+    vocab = log_probs.shape[-1]
+    array = cpu_numpy(log_probs)
+    if array is None:  # pick the classes on the device, copy the scores once
+        top = log_probs.detach().topk(count, dim=-1).indices.cpu().numpy()
+        array = cpu_numpy(log_probs.detach().cpu())
+        assert array is not None
+        return array.astype(np.float64), top
+    emissions = array.astype(np.float64)
     if count >= vocab:
         return emissions, np.broadcast_to(np.arange(vocab), emissions.shape)
     return emissions, np.argpartition(emissions, vocab - count, axis=-1)[..., vocab - count :]
@@ -137,13 +146,14 @@ def _log_add(a: float, b: float) -> float:
 
 
 def _search_one(
-    frames: np.ndarray, new_classes: list[list[int]], beam_size: int, blank: int
+    frames: np.ndarray, new_classes: list[list[tuple[int, float]]], beam_size: int, blank: int
 ) -> tuple[Callable[[int], list[int]], list[tuple[int, float]]]:
     """Search one sequence.
 
     Args:
         frames: ``(L, V)`` float64 log-probabilities of the sequence's valid frames.
-        new_classes: for each frame, (at least) its ``beam_size + 1`` best non-blank classes.
+        new_classes: for each frame, (at least) its ``beam_size + 1`` best non-blank classes
+            as ``(class, log-probability)`` pairs, best first.
 
     Returns:
         ``(labels_of, beam)``: a function mapping a trie id to its label list, and the final
@@ -175,13 +185,19 @@ def _search_one(
                     stay_label = _log_add(stay_label, via)
                     merged.add((source, last))
             candidates.append((_log_add(stay_blank, stay_label), index, -1, stay_blank, stay_label))
-        class_scores = [row.item(c) for c in classes]
+        # With beam_size candidates at hand, an extension scoring below the weakest of them can
+        # never be kept; classes come best first, so the rest of the entry's loop is skipped.
+        floor = min(c[0] for c in candidates) if len(candidates) >= beam_size else _NEG_INF
         for index, (_, _, last, p_blank, _) in enumerate(beam):
             total = totals[index]
-            for label, score in zip(classes, class_scores, strict=True):
+            for label, score in classes:
+                extended = (p_blank if label == last else total) + score
+                if extended < floor:
+                    if label == last:  # lowered by the repeat rule; later classes may still pass
+                        continue
+                    break
                 if merged and (index, label) in merged:
                     continue
-                extended = (p_blank if label == last else total) + score
                 candidates.append((extended, index, label, _NEG_INF, extended))
         candidates.sort(key=_score, reverse=True)  # stable: ties keep candidate order
         following = []

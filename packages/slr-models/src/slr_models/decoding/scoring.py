@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from slr_models.decoding._arrays import cpu_numpy
 from slr_models.decoding._validation import check_ctc_inputs, check_hypotheses
 
 __all__ = ["ctc_log_likelihood", "score_candidates"]
@@ -81,10 +82,14 @@ def score_candidates(
         columns[index, 1 : 1 + len(local)] = torch.tensor(local, dtype=torch.int64)
         position = {label: 1 + i for i, label in enumerate(local)}
         targets.extend(position[int(label)] for label in candidate)
-    device = log_probs.device
-    compact = log_probs.detach()[:, owner.to(device)[:, None], columns.to(device)]  # (T, C, width)
+    array = cpu_numpy(log_probs)
+    if array is None:
+        device = log_probs.device
+        compact = log_probs.detach()[:, owner.to(device)[:, None], columns.to(device)].cpu()
+    else:
+        compact = torch.from_numpy(array[:, owner.numpy()[:, None], columns.numpy()])
     negative = F.ctc_loss(
-        compact.to("cpu", torch.float64),
+        compact.to(torch.float64),  # (T, C, width)
         torch.tensor(targets, dtype=torch.int64),
         input_lengths,
         target_lengths,

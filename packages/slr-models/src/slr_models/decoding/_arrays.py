@@ -1,0 +1,26 @@
+"""numpy views of CPU tensors for the decoders' per-element work.
+
+On small, busy CPUs torch's element-wise kernels and reductions over ``(T, B, V)`` scores
+(``max``, ``argmax``, transposing copies) pay several milliseconds of intra-op thread
+overhead per call, ten times what the same numpy operation costs (see
+``benchmarks/decode_bench.py``); the decoders therefore do CPU-side array work in numpy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = ["cpu_numpy"]
+
+
+def cpu_numpy(tensor: torch.Tensor) -> np.ndarray | None:
+    """A numpy array sharing (when possible) the memory of a CPU floating ``tensor``, or
+    ``None`` if the tensor is not on the CPU. ``bfloat16``, which numpy lacks, is converted
+    to float32 (exactly)."""
+    if tensor.device.type != "cpu":
+        return None
+    detached = tensor.detach()
+    if detached.dtype == torch.bfloat16:
+        detached = detached.to(torch.float32)
+    return detached.resolve_conj().resolve_neg().numpy()
