@@ -215,3 +215,14 @@ def test_cuda_decoding_matches_cpu(blank):
     for rescore in (True, False):
         explicit = CTCBeamDecoder(blank=blank, backend="torchaudio", rescore=rescore)
         assert explicit.decode(log_probs.cuda(), lengths) == expected
+
+
+def test_decoder_pickles_after_use():
+    import pickle
+
+    decoder = CTCBeamDecoder(beam_size=3)
+    log_probs = _peaked_emissions(4, 20, 3, 12)
+    expected = decoder.decode(log_probs, [20, 10, 0])
+    restored = pickle.loads(pickle.dumps(decoder))
+    assert restored.decode(log_probs, [20, 10, 0]) == expected
+    assert restored.last_choice == decoder.last_choice

@@ -1,9 +1,10 @@
 """numpy views of CPU tensors for the decoders' per-element work.
 
-On small, busy CPUs torch's element-wise kernels and reductions over ``(T, B, V)`` scores
-(``max``, ``argmax``, transposing copies) pay several milliseconds of intra-op thread
-overhead per call, ten times what the same numpy operation costs (see
-``benchmarks/decode_bench.py``); the decoders therefore do CPU-side array work in numpy.
+On small, busy CPUs torch's reductions and copies over ``(T, B, V)`` scores pay
+milliseconds of intra-op thread overhead per call: on the 2-core development machine under
+load, ``max(-1)`` of a ``(200, 8, 1296)`` float32 tensor took 11 ms in torch and 0.24 ms in
+numpy, a transposing copy 13 ms and 1.8 ms. The decoders therefore do CPU-side array work
+in numpy.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Each backend's ``best(log_probs (T, B, V), lengths (B,) CPU int64)`` returns the
 sequence the search found for each sequence:
 
 * ``PrefixBackend``: :func:`~slr_models.decoding.prefix_beam.ctc_prefix_beam_search`
-  (numpy, CPU; CUDA inputs are copied to the CPU). Always available.
+  (Python and numpy, CPU; CUDA inputs are copied to the CPU). Always available.
 * ``FlashlightBackend``: torchaudio's ``ctc_decoder`` without lexicon or language model,
   i.e. the flashlight-text ``LexiconFreeDecoder`` (CPU). Needs ``flashlight-text``.
 * ``CudaBackend``: torchaudio's ``cuda_ctc_decoder`` (CUDA prefix beam search).

@@ -33,7 +33,7 @@ class BackendChoice:
         backend: ``"torchaudio"`` or ``"prefix"``.
         implementation: ``"cuda_ctc_decoder"`` (torchaudio, CUDA), ``"flashlight"``
             (torchaudio ``ctc_decoder``, flashlight-text, CPU) or ``"prefix"`` (this package's
-            numpy prefix beam search, CPU).
+            Python/numpy prefix beam search, CPU).
         device: the device of the ``log_probs`` this choice is for, e.g. ``"cpu"``, ``"cuda:0"``.
         runs_on: where the search runs (``"cpu"`` means CUDA scores are copied to the CPU).
         reason: why this backend was chosen, including why faster ones were not.
@@ -99,6 +99,11 @@ class CTCBeamDecoder:
         self.last_choice: BackendChoice | None = None
         self._choices: dict[str, BackendChoice] = {}
         self._searchers: dict[tuple[str, str, int], BeamSearch] = {}
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_searchers"] = {}  # torchaudio decoders hold native handles; rebuilt on demand
+        return state
 
     def __repr__(self) -> str:
         return (
