@@ -121,3 +121,21 @@ def test_empty_references_are_an_error_not_a_wer(slr_train_kit, slr_train_eval_s
     with pytest.raises(EvaluationError, match="N = 0"):
         evaluate(model, eval_set, slr_train_kit.to_glosses, decoder=slr_train_kit.greedy,
                  scorer=WERScorer(make_accumulator=NoWords))
+
+
+def test_videos_skipped_by_the_dataset_are_an_error(slr_train_kit, slr_train_eval_setup):
+    model, eval_set = slr_train_eval_setup
+
+    class Skipping(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(eval_set.dataset)
+
+        def __getitem__(self, i):
+            return None if i == 4 else eval_set.dataset[i]
+
+    def collate(samples):
+        return slr_train_kit.collate([s for s in samples if s is not None])
+
+    with pytest.raises(EvaluationError, match="the dataset skipped some"):
+        evaluate(model, EvalSet("dev", Skipping(), collate), slr_train_kit.to_glosses, decoder=slr_train_kit.greedy,
+                 scorer=slr_train_kit.fake_scorer(), batch_size=5)

@@ -111,6 +111,9 @@ def _decode_shard(module: nn.Module, loader: DataLoader, batches: list[list[int]
                   autocast_dtype: torch.dtype | None) -> list[tuple[int, str, list[str]]]:
     hyps = []
     for indices, batch in zip(batches, loader):
+        if len(batch.video_ids) != len(indices):
+            raise EvaluationError(f"a batch of {len(indices)} videos arrived with {len(batch.video_ids)} "
+                                  "(the dataset skipped some); every evaluation video must load")
         out = _forward(module, batch, device, autocast_dtype)
         ids = decode(out.log_probs.float(), out.lengths)
         if len(ids) != len(indices):

@@ -85,14 +85,15 @@ def check_ctc_feasibility(video_ids: Sequence[str], num_frames: Sequence[int], l
     return FeasibilityReport(total=len(video_ids), infeasible=tuple(bad))
 
 
-def apply_feasibility_policy(report: FeasibilityReport, policy: str, worst: int = 10) -> list[int]:
-    """Indices to train on: all feasible ones (``"drop"``, logged), or raise (``"error"``)."""
+def apply_feasibility_policy(report: FeasibilityReport, policy: str, worst: int = 10, log: bool = True) -> list[int]:
+    """Indices to train on: all feasible ones (``"drop"``, logged if ``log``), or raise (``"error"``)."""
     if policy not in ("drop", "error"):
         raise ValueError(f"CTC infeasible policy must be 'drop' or 'error', got {policy!r}")
     if report.infeasible:
         if policy == "error":
             raise CTCInfeasibleError(report.format(worst) + "\n(set faults.ctc_infeasible='drop' to drop them)")
-        _log.warning("%s\ndropping them from training", report.format(worst))
+        if log:
+            _log.warning("%s\ndropping them from training", report.format(worst))
     if len(report.infeasible) == report.total and report.total:
         raise CTCInfeasibleError(report.format(worst) + "\nno trainable samples remain")
     return report.feasible_indices

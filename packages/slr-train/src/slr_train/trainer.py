@@ -91,7 +91,7 @@ class Trainer:
                             "feasibility check needs it (docs/interfaces.md)")
         with torch.no_grad():
             report = check_ctc_feasibility(train.video_ids, train.num_frames, train.labels, self.model.output_lengths)
-        keep = apply_feasibility_policy(report, self.config.faults.ctc_infeasible)
+        keep = apply_feasibility_policy(report, self.config.faults.ctc_infeasible, log=self.env.is_main)
         if self.env.is_main and not report.infeasible:
             _log.info("%s", report.format())
         return report, keep
@@ -207,6 +207,9 @@ class Trainer:
         local = torch.tensor([sum(len(b.lengths) for b in window), sum(int(b.lengths.sum()) for b in window)],
                              dtype=torch.float64)
         samples, frames = D.all_reduce_sum(local).tolist()
+        if samples == 0:  # every sample of the window was dropped by the dataset (e.g. on_error="skip")
+            raise RuntimeError(f"step {self.state.global_step + 1}: the batches of this step hold no samples on "
+                               "any rank (all skipped by the dataset); check the data")
         scale = self.env.world_size / samples
         loss_sum, bad = 0.0, False
         engine.train()

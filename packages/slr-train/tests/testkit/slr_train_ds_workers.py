@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 from pathlib import Path
 
 import torch
@@ -23,12 +23,16 @@ def ds_config(stage: int, run: str, epochs: int = 1):
 
 
 def ds_worker(rank: int, world_size: int, port: int, out_dir: str, stage: int) -> None:
-    from slr_train import EvalSet, Trainer, TrainSet, distributed_session, load_checkpoint
+    from slr_train import DistEnv, EvalSet, Trainer, TrainSet, distributed_session, load_checkpoint
 
-    kit.set_dist_env(rank, world_size, port)
     torch.set_num_threads(1)
     out: dict = {}
-    with distributed_session() as env:
+    if world_size == 1:  # plain `python`: no torchrun environment, no session; the engine makes its own group
+        session = contextlib.nullcontext(DistEnv())
+    else:
+        kit.set_dist_env(rank, world_size, port)
+        session = distributed_session()
+    with session as env:
         data = kit.FakeDataset(16, seed=0, nan_items={5})
         dev = kit.FakeDataset(8, seed=1, augment=False, prefix="dev")
         train = TrainSet(data, data.video_ids, data.num_frames, data.labels, kit.collate, kit.sampler_factory(2))
@@ -54,4 +58,5 @@ def ds_worker(rank: int, world_size: int, port: int, out_dir: str, stage: int) -
         out["history2"] = result2.history
         out["resumed_steps"] = result2.global_step
         second.close()
+        out["group_left"] = torch.distributed.is_initialized()
     torch.save(out, Path(out_dir) / f"rank{rank}.pt")

@@ -9,7 +9,8 @@ the user's JSON that contradicts these raises ``ValueError`` naming the file and
 
 Checkpoints are written in slr-train's own format (model + per-rank ZeRO optimiser partitions,
 all loadable with ``weights_only=True``); DeepSpeed's pickle-based checkpoint files are not used.
-On CPU ``DS_ACCELERATOR=cpu`` is set before the import and DeepSpeed's compiled ops are cached in
+Without a process group (plain ``python``), the engine creates a 1-process one and destroys it in
+``close()``. On CPU ``DS_ACCELERATOR=cpu`` is set before the import and DeepSpeed's compiled ops are cached in
 ``TORCH_EXTENSIONS_DIR`` (default ``~/.cache/slr/torch_extensions``; the first build takes ~75 s).
 """
 
@@ -18,12 +19,14 @@ from __future__ import annotations
 import json
 import math
 import os
+import socket
 from pathlib import Path
 from typing import Any, Mapping, MutableMapping, Sequence
 
 import torch
 from torch import nn
 
+from slr_train import distributed as D
 from slr_train.config import EngineConfig, OptimConfig, PrecisionConfig
 from slr_train.distributed import DistEnv
 from slr_train.engines.base import Engine, StepResult, model_inputs
@@ -138,12 +141,26 @@ def _primitive(value: Any) -> Any:
 _DROP = object()
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 class DeepSpeedEngine(Engine):
     """``deepspeed.initialize`` over AdamW with layer-decay groups; inputs cast to the model dtype."""
 
     def __init__(self, model: nn.Module, optim: OptimConfig, precision: PrecisionConfig, env: DistEnv,
                  engine: EngineConfig) -> None:
         deepspeed = import_deepspeed(env.device.type == "cuda")
+        self._owns_group = not D.is_initialized()
+        if self._owns_group:  # a plain `python` run: DeepSpeed still needs a (1-process) group
+            os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+            os.environ.setdefault("MASTER_PORT", str(_free_port()))
+            for key in ("RANK", "LOCAL_RANK"):
+                os.environ.setdefault(key, "0")
+            os.environ.setdefault("WORLD_SIZE", "1")
+            D.init_distributed(use_cuda=env.device.type == "cuda")
         self.env = env
         self.ds_config = resolve_deepspeed_config(engine, optim, precision)
         model = model.to(env.device)
@@ -202,6 +219,12 @@ class DeepSpeedEngine(Engine):
         if self.zero_stage == 0:
             return None
         return {"optimizer": _primitive(self.optimizer.state_dict())}
+
+    def close(self) -> None:
+        """Destroys the process group if this engine created it (DeepSpeed aborts otherwise)."""
+        if self._owns_group:
+            D.destroy_distributed()
+            self._owns_group = False
 
     def load_shard_state_dict(self, shard: dict[str, Any]) -> None:
         # DeepSpeed indexes the list by data-parallel rank; the checkpoint was written by the same
