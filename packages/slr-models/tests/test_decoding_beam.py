@@ -226,3 +226,13 @@ def test_decoder_pickles_after_use():
     restored = pickle.loads(pickle.dumps(decoder))
     assert restored.decode(log_probs, [20, 10, 0]) == expected
     assert restored.last_choice == decoder.last_choice
+
+
+def test_importing_decoding_does_not_import_torchaudio():
+    """torchaudio / flashlight-text are the optional ``beam`` extra: loaded on first use only."""
+    import subprocess
+    import sys
+
+    code = "import sys, slr_models.decoding; print('torchaudio' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
