@@ -116,7 +116,8 @@ class CTCBeamDecoder:
 
         Candidates, fastest first: on CUDA, torchaudio's ``cuda_ctc_decoder`` (beam up to
         128), then the CPU candidates on a CPU copy; on the CPU, flashlight, then the prefix
-        search (see ``benchmarks/RESULTS.md``, "CTC decoding", for the measured order).
+        search (``benchmarks/RESULTS.md``, "CTC decoding", has the CPU timings; the CUDA
+        decoder's lead is assumed, not yet measured).
         ``"auto"`` takes the first that works, ``"torchaudio"`` the first torchaudio one,
         ``"prefix"`` the prefix search. Whether a torchaudio decoder works is tested once per
         process by decoding a tiny input.
