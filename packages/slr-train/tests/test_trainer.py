@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from slr_train import (CheckpointManager, CTCInfeasibleError, EMAConfig, EvalSet, FaultConfig, NonFiniteLossError,
-                       OptimConfig, Trainer, TrainSet, eval_model_state, load_checkpoint)
+                       Trainer, TrainSet, eval_model_state, load_checkpoint)
 
 
 def _train_set(kit, dataset, sampler_factory):
