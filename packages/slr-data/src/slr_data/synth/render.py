@@ -9,6 +9,7 @@ speed, per-video camera shift, lighting and pixel noise vary the appearance.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -266,6 +267,7 @@ def render_video(timeline: Timeline, style: SignerStyle, config: SynthConfig,
 NOISE_BANK_FRAMES = 97
 
 
+@functools.lru_cache(maxsize=4)
 def noise_bank(config: SynthConfig) -> np.ndarray:
     """``(97, S, S, 3)`` float32 Gaussian noise in 2x2-pixel blotches (like sensor / compression
     noise; blotches keep the PNGs small). Videos add a random walk through this bank."""
@@ -273,7 +275,9 @@ def noise_bank(config: SynthConfig) -> np.ndarray:
     side = config.image_size
     half = (side + 1) // 2
     noise = rng.standard_normal((NOISE_BANK_FRAMES, half, half, 3), dtype=np.float32) * np.float32(config.noise_std)
-    return np.ascontiguousarray(noise.repeat(2, axis=1).repeat(2, axis=2)[:, :side, :side])
+    bank = np.ascontiguousarray(noise.repeat(2, axis=1).repeat(2, axis=2)[:, :side, :side])
+    bank.flags.writeable = False  # shared by every video (and thread) of the corpus
+    return bank
 
 
 def _add_noise(frames: np.ndarray, bank: np.ndarray, rng: np.random.Generator) -> None:

@@ -41,14 +41,18 @@ def random_generator() -> np.random.Generator:
 
 
 def normalize_video(video: np.ndarray, mean, std) -> torch.Tensor:
-    """``(T, H, W, 3) uint8`` -> ``(T, 3, H, W) float32`` contiguous, ``(x / 255 - mean) / std``."""
-    tensor = torch.from_numpy(video).permute(0, 3, 1, 2)
-    out = tensor.to(torch.float32, memory_format=torch.contiguous_format)
-    scale = [1.0 / (255.0 * s) for s in std]
-    shift = [m / s for m, s in zip(mean, std)]
-    if len(set(scale)) == 1 and len(set(shift)) == 1:
-        return out.mul_(scale[0]).sub_(shift[0])
-    return out.mul_(torch.tensor(scale).view(1, 3, 1, 1)).sub_(torch.tensor(shift).view(1, 3, 1, 1))
+    """``(T, H, W, 3) uint8`` -> ``(T, 3, H, W) float32`` contiguous, ``(x / 255 - mean) / std``.
+
+    Done by numpy in the calling thread: torch's intra-op pool would parallelise these
+    element-wise ops and, on a busy CPU (the model training in the same process), stall on them.
+    """
+    count, height, width, _ = video.shape
+    out = np.empty((count, 3, height, width), dtype=np.float32)
+    scale = np.array([1.0 / (255.0 * s) for s in std], dtype=np.float32)[:, None, None]
+    shift = np.array([m / s for m, s in zip(mean, std)], dtype=np.float32)[:, None, None]
+    np.multiply(video.transpose(0, 3, 1, 2), scale, out=out, dtype=np.float32)
+    out -= shift
+    return torch.from_numpy(out)
 
 
 class VideoTransform:
