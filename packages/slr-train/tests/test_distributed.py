@@ -39,9 +39,11 @@ def test_ddp_training_equals_single_process(slr_train_two_rank_results):
 @pytest.mark.timeout(300)
 def test_nonfinite_on_one_rank_skips_on_every_rank(slr_train_two_rank_results):
     ranks, single = slr_train_two_rank_results
-    # batch 2 of each of the 2 epochs holds the NaN sample, which only rank 1 loads
-    assert [r["skipped"] for r in ranks] == [2, 2] and single["skipped"] == 2
-    assert [h["skipped_steps"] for h in ranks[0]["history"]] == [1, 1]
+    # step 2 (batch 3 alone) of each of the 3 epochs holds the NaN sample, which only rank 1 loads;
+    # step 1 accumulates batches 1-2 (DDP no_sync on the first) and is applied
+    assert [r["skipped"] for r in ranks] == [3, 3] and single["skipped"] == 3
+    assert [h["skipped_steps"] for h in ranks[0]["history"]] == [1, 1, 1]
+    assert [h["step"] for h in ranks[0]["history"]] == [2, 4, 6]  # 3 batches -> windows of 2 and 1
 
 
 @pytest.mark.timeout(300)

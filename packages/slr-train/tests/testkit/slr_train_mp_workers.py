@@ -8,14 +8,14 @@ import torch
 
 import slr_train_testkit as kit
 
-GLOBAL_BATCHES = [[0, 1, 2, 4], [5, 3, 6, 7], [8, 9, 10, 11]]  # item 3 is NaN: rank 1's half of batch 2
+GLOBAL_BATCHES = [[0, 1, 2, 4], [5, 6, 7, 8], [9, 3, 10, 11]]  # item 3 is NaN: rank 1's half of batch 3
 NAN_ITEMS = frozenset({3})
 
 
 def ddp_config():
     from slr_train import (CheckpointConfig, EMAConfig, LoggingConfig, OptimConfig, PrecisionConfig, TrainConfig)
 
-    return TrainConfig(optim=OptimConfig(lr=5e-3, epochs=2, warmup_steps=1, clip_grad_norm=1.0),
+    return TrainConfig(optim=OptimConfig(lr=5e-3, epochs=3, warmup_steps=1, clip_grad_norm=1.0, grad_accum_steps=2),
                        precision=PrecisionConfig("fp32"), ema=EMAConfig(decay=0.9),
                        checkpoint=CheckpointConfig(every_steps=1, keep_last=2),
                        logging=LoggingConfig(progress=False, tensorboard=False), deterministic=True)
