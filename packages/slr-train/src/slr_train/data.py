@@ -87,7 +87,7 @@ class SeededDataset(Dataset):
 
     def __getitem__(self, key: tuple[int, int]) -> Any:
         index, seed = key
-        with preserved_rng():
+        with preserved_rng(include_cuda=False):
             random.seed(seed)
             np.random.seed(seed)
             torch.manual_seed(seed)

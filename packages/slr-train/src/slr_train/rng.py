@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 
-def capture_rng_state() -> dict[str, Any]:
+def capture_rng_state(include_cuda: bool = True) -> dict[str, Any]:
     version, mt_state, gauss_next = random.getstate()
     np_name, np_keys, np_pos, np_has_gauss, np_cached = np.random.get_state(legacy=True)
     state: dict[str, Any] = {
@@ -24,7 +24,7 @@ def capture_rng_state() -> dict[str, Any]:
         "torch": torch.get_rng_state(),
         "cuda": [],
     }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
+    if include_cuda and torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = list(torch.cuda.get_rng_state_all())
     return state
 
@@ -44,10 +44,16 @@ def restore_rng_state(state: dict[str, Any]) -> None:
 
 
 class preserved_rng:
-    """Context manager: RNG states are restored on exit (evaluation must not perturb training)."""
+    """Context manager: RNG states are restored on exit (evaluation must not perturb training).
+
+    ``include_cuda=False`` leaves the CUDA generators alone (cheaper, for CPU-side data loading).
+    """
+
+    def __init__(self, include_cuda: bool = True) -> None:
+        self.include_cuda = include_cuda
 
     def __enter__(self) -> "preserved_rng":
-        self._state = capture_rng_state()
+        self._state = capture_rng_state(self.include_cuda)
         return self
 
     def __exit__(self, *exc: object) -> None:
