@@ -5,6 +5,7 @@ optional CUDA fast path; the model registry builds CTC models from frozen config
 """
 
 from slr_models.__about__ import __version__
+from slr_models.decoding import BackendChoice, CTCBeamDecoder, ctc_greedy_decode, ctc_log_likelihood
 from slr_models.models import (
     CTCOutput,
     SLRMambaConfig,
@@ -18,6 +19,8 @@ from slr_models.models import (
 from slr_models.ops import add_norm, causal_conv1d, rms_norm_gated, ssd_scan
 
 __all__ = [
+    "BackendChoice",
+    "CTCBeamDecoder",
     "CTCOutput",
     "SLRMambaCTC",
     "SLRMambaConfig",
@@ -26,6 +29,8 @@ __all__ = [
     "causal_conv1d",
     "create_model",
     "create_model_from_config",
+    "ctc_greedy_decode",
+    "ctc_log_likelihood",
     "get_config",
     "list_models",
     "register_model",
