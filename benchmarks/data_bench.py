@@ -32,10 +32,6 @@ import cv2
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
-from torchvision import transforms as T
-from torchvision.transforms import functional as TF
-
 from slr_data import (
     TemporalConfig,
     VideoDataset,
@@ -49,6 +45,9 @@ from slr_data import (
 )
 from slr_data.synth import SynthConfig
 from slr_data.synth.render import build_timeline, render_video, signer_styles
+from torch.utils.data import DataLoader, Dataset
+from torchvision import transforms as T
+from torchvision.transforms import functional as TF
 
 FRAMES, SIZE, CROP = 140, 256, 224
 MEAN, STD = (0.45, 0.45, 0.45), (0.225, 0.225, 0.225)
@@ -91,12 +90,14 @@ def albumentations_pipeline():
         import albumentations as A
     except ImportError:
         return None
-    compose = A.Compose([
-        A.RandomResizedCrop((CROP, CROP), scale=(0.8, 1.0), ratio=(3 / 4, 4 / 3)),
-        A.RandomBrightnessContrast(p=0.5),
-        A.Affine(rotate=(-9, 9), shear=(-5, 5), p=0.5),
-        A.CoarseDropout(p=0.25),
-    ])
+    compose = A.Compose(
+        [
+            A.RandomResizedCrop((CROP, CROP), scale=(0.8, 1.0), ratio=(3 / 4, 4 / 3)),
+            A.RandomBrightnessContrast(p=0.5),
+            A.Affine(rotate=(-9, 9), shear=(-5, 5), p=0.5),
+            A.CoarseDropout(p=0.25),
+        ]
+    )
 
     def load(paths, seed):
         video = decode_frames(paths)
@@ -146,8 +147,9 @@ def loader_throughput(dataset, collate, repeat: int, batch: int = 2) -> float:
     for _ in range(repeat):
         loader = DataLoader(dataset, batch_size=batch, collate_fn=collate, num_workers=2)
         start = time.perf_counter()
-        frames = sum(int(b.frames.shape[0]) if hasattr(b, "frames") else int(b.shape[0] * b.shape[1])
-                     for b in loader)
+        frames = sum(
+            int(b.frames.shape[0]) if hasattr(b, "frames") else int(b.shape[0] * b.shape[1]) for b in loader
+        )
         rates.append(frames / (time.perf_counter() - start))
     return statistics.median(rates)
 
@@ -162,8 +164,11 @@ def machine() -> str:
     except OSError:
         pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{cpu}, {os.cpu_count()} cores, load average {load:.1f} at start; Python {platform.python_version()}, "
-            f"torch {torch.__version__}, OpenCV {cv2.__version__}, numpy {np.__version__}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, load average {load:.1f} at start; "
+        f"Python {platform.python_version()}, "
+        f"torch {torch.__version__}, OpenCV {cv2.__version__}, numpy {np.__version__}"
+    )
 
 
 def write_results(text: str) -> None:
@@ -178,7 +183,9 @@ def write_results(text: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--videos", type=int, default=8, help="videos per DataLoader pass")
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
@@ -188,9 +195,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         paths = make_video(Path(tmp) / "video" / "1")
         single = {}
-        pipelines = [("baseline: per-frame cv2.imread + PIL + torchvision RandAugment", baseline_load),
-                     ("slr-data, 1 decode thread", slr_loader(1)),
-                     ("slr-data, default decode threads", slr_loader(None))]
+        pipelines = [
+            ("baseline: per-frame cv2.imread + PIL + torchvision RandAugment", baseline_load),
+            ("slr-data, 1 decode thread", slr_loader(1)),
+            ("slr-data, default decode threads", slr_loader(None)),
+        ]
         album = albumentations_pipeline()
         if album is not None:
             pipelines.insert(1, ("albumentations Compose(images=video), threaded decode", album))
@@ -199,25 +208,41 @@ def main() -> None:
             print(f"{name}: {FRAMES / single[name]:.0f} frames/s", flush=True)
 
         record = VideoRecord("bench", "train", "Signer01", ("A",), FRAMES, paths[0].parent)
-        dataset = VideoDataset([record] * args.videos, Vocabulary(["A"]), train_preset(CROP),
-                               temporal=TemporalConfig(), decode_threads=1)
+        dataset = VideoDataset(
+            [record] * args.videos,
+            Vocabulary(["A"]),
+            train_preset(CROP),
+            temporal=TemporalConfig(),
+            decode_threads=1,
+        )
         ours_loader = loader_throughput(dataset, collate_packed, args.repeat)
         print(f"DataLoader(2 workers) slr-data: {ours_loader:.0f} frames/s", flush=True)
         base_loader = loader_throughput(BaselineDataset(paths, args.videos), torch.stack, args.repeat)
         print(f"DataLoader(2 workers) baseline: {base_loader:.0f} frames/s", flush=True)
 
     base = single[pipelines[0][0]]
-    lines = [f"Machine: {header}. Median of {args.repeat} runs; one process, torch limited to 1 thread.", "",
-             f"Load + augment one {FRAMES}-frame {SIZE}x{SIZE} PNG video to {CROP}x{CROP} float tensors "
-             "(train augmentation):", "", "| pipeline | ms / video | frames / s | vs baseline |",
-             "| --- | ---: | ---: | ---: |"]
+    lines = [
+        f"Machine: {header}. Median of {args.repeat} runs; one process, torch limited to 1 thread.",
+        "",
+        f"Load + augment one {FRAMES}-frame {SIZE}x{SIZE} PNG video to {CROP}x{CROP} float tensors "
+        "(train augmentation):",
+        "",
+        "| pipeline | ms / video | frames / s | vs baseline |",
+        "| --- | ---: | ---: | ---: |",
+    ]
     for name, seconds in single.items():
         lines.append(f"| {name} | {seconds * 1000:.0f} | {FRAMES / seconds:.0f} | {base / seconds:.2f}x |")
-    lines += ["", f"DataLoader with 2 workers, batches of 2 videos, {args.videos} videos per pass:", "",
-              "| pipeline | frames / s | vs baseline |", "| --- | ---: | ---: |",
-              f"| baseline dataset + torch.stack | {base_loader:.0f} | 1.00x |",
-              f"| slr-data VideoDataset + collate_packed | {ours_loader:.0f} | {ours_loader / base_loader:.2f}x |",
-              "", "Goal: >= 2x the baseline for one video on one worker."]
+    lines += [
+        "",
+        f"DataLoader with 2 workers, batches of 2 videos, {args.videos} videos per pass:",
+        "",
+        "| pipeline | frames / s | vs baseline |",
+        "| --- | ---: | ---: |",
+        f"| baseline dataset + torch.stack | {base_loader:.0f} | 1.00x |",
+        f"| slr-data VideoDataset + collate_packed | {ours_loader:.0f} | {ours_loader / base_loader:.2f}x |",
+        "",
+        "Goal: >= 2x the baseline for one video on one worker.",
+    ]
     text = "\n".join(lines)
     print(text)
     if args.write:

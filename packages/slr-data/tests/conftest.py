@@ -18,8 +18,10 @@ def find_phoenix_meta() -> Path | None:
         return Path(env) if Path(env, "train_info.npy").is_file() else None
     here = Path(__file__).resolve()
     for ancestor in here.parents:
-        for candidate in (ancestor / "shared" / "data" / "phoenix2014",
-                          ancestor.parent / "shared" / "data" / "phoenix2014"):
+        for candidate in (
+            ancestor / "shared" / "data" / "phoenix2014",
+            ancestor.parent / "shared" / "data" / "phoenix2014",
+        ):
             if all((candidate / name).is_file() for name in _META_FILES):
                 return candidate
     return None
@@ -30,8 +32,10 @@ def slr_data_phoenix_meta() -> Path:
     """Folder with the real PHOENIX-2014 info/gloss_dict/STM files; skips when absent."""
     found = find_phoenix_meta()
     if found is None:
-        pytest.skip("real PHOENIX-2014 metadata not found (set SLR_PHOENIX2014_META or provide "
-                    "shared/data/phoenix2014 above the repository)")
+        pytest.skip(
+            "real PHOENIX-2014 metadata not found (set SLR_PHOENIX2014_META or provide "
+            "shared/data/phoenix2014 above the repository)"
+        )
     return found
 
 

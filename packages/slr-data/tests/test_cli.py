@@ -8,14 +8,50 @@ from slr_data.synth import SynthConfig
 
 def test_synth_then_cached_then_stats(tmp_path, capsys):
     out = tmp_path / "corpus"
-    assert main(["synth", "--out", str(out), "--preset", "tiny", "--videos", "5", "--vocab", "8", "--size", "24",
-                 "--seed", "3"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "--out",
+                str(out),
+                "--preset",
+                "tiny",
+                "--videos",
+                "5",
+                "--vocab",
+                "8",
+                "--size",
+                "24",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
     assert "written in" in capsys.readouterr().out
     corpus = load_phoenix2014(out)
     assert {s: len(r) for s, r in corpus.splits.items()} == {"train": 5, "dev": 1, "test": 1}
     assert len(corpus.vocab) == 9
-    assert main(["synth", "--out", str(out), "--preset", "tiny", "--videos", "5", "--vocab", "8", "--size", "24",
-                 "--seed", "3"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "--out",
+                str(out),
+                "--preset",
+                "tiny",
+                "--videos",
+                "5",
+                "--vocab",
+                "8",
+                "--size",
+                "24",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
     assert "cached" in capsys.readouterr().out
     assert main(["stats", str(out)]) == 0
     assert "train: 5 videos" in capsys.readouterr().out
@@ -31,8 +67,23 @@ def test_errors_exit_2_with_a_message(tmp_path, capsys):
 
 
 def test_options_map_onto_the_config():
-    args = build_parser().parse_args(["synth", "--out", "x", "--videos", "300", "--test-videos", "7",
-                                      "--signers", "4", "--noise", "0", "--threads", "2"])
+    args = build_parser().parse_args(
+        [
+            "synth",
+            "--out",
+            "x",
+            "--videos",
+            "300",
+            "--test-videos",
+            "7",
+            "--signers",
+            "4",
+            "--noise",
+            "0",
+            "--threads",
+            "2",
+        ]
+    )
     config = synth_config_from_args(args)
     assert (config.num_train, config.num_dev, config.num_test) == (300, 30, 7)
     assert (config.num_signers, config.noise_std, config.write_threads) == (4, 0.0, 2)
@@ -40,7 +91,24 @@ def test_options_map_onto_the_config():
 
 
 def test_console_script_entry_point_runs(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "slr_data.cli", "synth", "--out", str(tmp_path / "c"),
-                             "--preset", "tiny", "--videos", "2"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "slr_data.cli",
+            "synth",
+            "--out",
+            str(tmp_path / "c"),
+            "--preset",
+            "tiny",
+            "--videos",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "c" / "phoenix-2014-multisigner" / "annotations" / "manual" / "dev.corpus.csv").is_file()
+    assert (
+        tmp_path / "c" / "phoenix-2014-multisigner" / "annotations" / "manual" / "dev.corpus.csv"
+    ).is_file()

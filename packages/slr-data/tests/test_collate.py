@@ -1,13 +1,13 @@
 import pytest
 import torch
-from torch.utils.data import DataLoader, Dataset
-
 from slr_data import PackedBatch, PaddedBatch, VideoSample, collate_packed, collate_padded
+from torch.utils.data import DataLoader, Dataset
 
 
 def _sample(i, frames, labels, maps=False):
     return VideoSample(
-        video_id=f"v{i}", signer=f"Signer0{i % 3 + 1}",
+        video_id=f"v{i}",
+        signer=f"Signer0{i % 3 + 1}",
         frames=torch.full((frames, 3, 4, 5), float(i)),
         label=torch.arange(1, labels + 1) + 10 * i,
         glosses=[f"G{i}_{k}" for k in range(labels)],
@@ -26,7 +26,7 @@ def test_packed_shapes_and_invariants():
     assert batch.labels.tolist() == [1, 2, 11, 12, 13, 14, 21]
     assert batch.cu_seqlens.tolist() == [0, 5, 8, 15]
     for i in range(3):
-        chunk = batch.frames[batch.cu_seqlens[i]:batch.cu_seqlens[i + 1]]
+        chunk = batch.frames[batch.cu_seqlens[i] : batch.cu_seqlens[i + 1]]
         assert torch.equal(chunk, samples[i].frames)
         assert torch.equal(batch.frames[batch.seq_idx == i], samples[i].frames)
     assert batch.video_ids == ["v0", "v1", "v2"] and batch.signers == ["Signer01", "Signer02", "Signer03"]
@@ -84,6 +84,6 @@ def test_dataloader_workers_give_the_same_batches(collate):
     batches = [[0, 1, 2], [3, 4], [5]]
     serial = list(DataLoader(_Samples(), batch_sampler=batches, collate_fn=collate))
     parallel = list(DataLoader(_Samples(), batch_sampler=batches, collate_fn=collate, num_workers=2))
-    for a, b in zip(serial, parallel):
+    for a, b in zip(serial, parallel, strict=True):
         assert torch.equal(a.frames, b.frames) and torch.equal(a.labels, b.labels)
         assert a.video_ids == b.video_ids

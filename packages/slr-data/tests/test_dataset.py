@@ -5,8 +5,6 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import DataLoader
-
 from slr_data import (
     FrameReadError,
     LengthBucketBatchSampler,
@@ -21,6 +19,7 @@ from slr_data import (
     train_preset,
 )
 from slr_data.heatmaps import HeatmapConfig
+from torch.utils.data import DataLoader
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +33,9 @@ def test_eval_items(corpus):
     record = corpus["dev"][0]
     assert sample.video_id == record.video_id and sample.signer == record.signer
     assert sample.frames.shape == (record.num_frames, 3, 24, 24) and sample.frames.dtype == torch.float32
-    assert sample.label.dtype == torch.int64 and corpus.vocab.decode(sample.label.tolist()) == list(record.glosses)
+    assert sample.label.dtype == torch.int64 and corpus.vocab.decode(sample.label.tolist()) == list(
+        record.glosses
+    )
     assert sample.glosses == list(record.glosses) and sample.heatmaps is None
     assert -2.1 < float(sample.frames.min()) and float(sample.frames.max()) < 2.5
     assert torch.equal(dataset[0].frames, sample.frames)
@@ -64,7 +65,9 @@ def test_unknown_glosses_fail_up_front_listing_all(corpus):
     with pytest.raises(UnknownGlossError) as info:
         VideoDataset(corpus["train"], small, eval_preset(24))
     assert len(info.value.unknown) >= 3 and "video(s)" in str(info.value)
-    lenient = VideoDataset(corpus["train"], Vocabulary(corpus.vocab.glosses[:3], unk_policy="unk"), eval_preset(24))
+    lenient = VideoDataset(
+        corpus["train"], Vocabulary(corpus.vocab.glosses[:3], unk_policy="unk"), eval_preset(24)
+    )
     assert (lenient.labels[0] <= 4).all()
 
 
@@ -72,7 +75,7 @@ def test_unknown_glosses_fail_up_front_listing_all(corpus):
 def broken_split(corpus, tmp_path):
     """Copies of three dev videos; the middle one gets a corrupt frame."""
     records = []
-    for k, record in enumerate(corpus["dev"][:3]):
+    for record in corpus["dev"][:3]:
         folder = tmp_path / record.video_id / "1"
         shutil.copytree(record.frame_dir, folder)
         records.append(type(record)(**{**record.__dict__, "frame_dir": folder}))
@@ -142,8 +145,14 @@ def test_keypoint_heatmaps_follow_the_augmented_frames(corpus, tmp_path):
         cv2.imwrite(str(folder / f"f{t:04d}.png"), frame)
     moved = type(record)(**{**record.__dict__, "frame_dir": folder})
     config = train_preset(32, "synthetic")
-    dataset = VideoDataset([moved], corpus.vocab, config, keypoints={record.video_id: points},
-                           heatmaps=HeatmapConfig(size=(32, 32), sigma=1.0), seed=3)
+    dataset = VideoDataset(
+        [moved],
+        corpus.vocab,
+        config,
+        keypoints={record.video_id: points},
+        heatmaps=HeatmapConfig(size=(32, 32), sigma=1.0),
+        seed=3,
+    )
     sample = dataset[0]
     assert sample.heatmaps.shape == (count, 121, 32, 32)
     checked = 0

@@ -1,7 +1,6 @@
 import cv2
 import numpy as np
 import pytest
-
 from slr_data import FrameReadError, decode_frames, list_frame_files, read_video
 from slr_data.frames import natural_sort_key
 
@@ -11,7 +10,7 @@ def _write_frames(folder, count, size=(12, 16), names=None):
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 256, (count, *size, 3), dtype=np.uint8)
     names = names or [f"img{t}.png" for t in range(count)]
-    for frame, name in zip(frames, names):
+    for frame, name in zip(frames, names, strict=False):
         assert cv2.imwrite(str(folder / name), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     return frames
 

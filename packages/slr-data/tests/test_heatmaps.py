@@ -2,8 +2,14 @@ import pickle
 
 import numpy as np
 import pytest
-
-from slr_data import KEYPOINT_GROUPS, NUM_KEYPOINTS, DataFormatError, UnsafePickleError, load_keypoints, render_heatmaps
+from slr_data import (
+    KEYPOINT_GROUPS,
+    NUM_KEYPOINTS,
+    DataFormatError,
+    UnsafePickleError,
+    load_keypoints,
+    render_heatmaps,
+)
 from slr_data.heatmaps import COCO_WHOLEBODY_TO_121, HeatmapConfig, to_121_keypoints
 
 

@@ -6,8 +6,8 @@ from slr_data.corpus import format_stm_line
 
 def _read_stm(path):
     rows = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        utt, channel, speaker, start, end, text = line.split(" ", 5)
+    for line in path.read_text(encoding="utf-8").splitlines():
+        utt, _channel, speaker, _start, _end, text = line.split(" ", 5)
         rows[utt] = (speaker, text.split(), line)
     return rows
 
@@ -15,7 +15,10 @@ def _read_stm(path):
 def test_all_entries_load(slr_data_phoenix_meta):
     corpus = load_phoenix2014(slr_data_phoenix_meta)
     assert {split: len(records) for split, records in corpus.splits.items()} == {
-        "train": 5671, "dev": 540, "test": 629}
+        "train": 5671,
+        "dev": 540,
+        "test": 629,
+    }
     assert len(corpus.vocab) == 1296 and corpus.vocab.blank_id == 0
     assert set(corpus.stm) == {"train", "dev", "test"}
     for records in corpus.splits.values():

@@ -5,7 +5,6 @@ from collections import OrderedDict, defaultdict
 
 import numpy as np
 import pytest
-
 from slr_data import load_info
 from slr_data.errors import DataFormatError, UnsafePickleError
 from slr_data.safe_pickle import load_npy, load_pickle

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from slr_data import LengthBucketBatchSampler
 
 
@@ -24,8 +23,9 @@ def test_bucketing_limits_padding():
     padded = sum(max(lengths[i] for i in b) * len(b) for b in sampler)
     rng = np.random.default_rng(0)
     order = rng.permutation(len(lengths))
-    random_padded = sum(max(lengths[i] for i in order[s:s + 16]) * len(order[s:s + 16])
-                        for s in range(0, len(order), 16))
+    random_padded = sum(
+        max(lengths[i] for i in order[s : s + 16]) * len(order[s : s + 16]) for s in range(0, len(order), 16)
+    )
     assert padded < 0.7 * random_padded
 
 
@@ -109,7 +109,9 @@ def test_resume_refuses_a_different_world_or_dataset():
     with pytest.raises(ValueError, match="world size"):
         LengthBucketBatchSampler(_lengths(), batch_size=4, num_replicas=4, rank=0).load_state_dict(state)
     with pytest.raises(ValueError, match="different dataset"):
-        LengthBucketBatchSampler(_lengths(seed=9), batch_size=4, num_replicas=2, rank=0).load_state_dict(state)
+        LengthBucketBatchSampler(_lengths(seed=9), batch_size=4, num_replicas=2, rank=0).load_state_dict(
+            state
+        )
 
 
 def test_invalid_arguments():

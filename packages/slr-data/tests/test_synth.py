@@ -8,8 +8,7 @@ from itertools import combinations
 
 import numpy as np
 import pytest
-
-from slr_data import VideoTransform, eval_preset, load_phoenix2014, load_info, read_video, train_preset
+from slr_data import VideoTransform, eval_preset, load_info, load_phoenix2014, read_video, train_preset
 from slr_data.synth import SynthConfig, generate_synthetic_corpus, gloss_signature
 from slr_data.synth.render import build_timeline, noise_bank, render_video, signer_styles
 from slr_data.synth.writer import _plan
@@ -35,7 +34,9 @@ def test_release_layout_and_file_formats(slr_data_tiny_corpus):
     for split in ("dev", "test"):
         stm = (release / "evaluation" / f"phoenix2014-groundtruth-{split}.stm").read_text()
         assert stm.endswith("\n") and all(SYNTH_STM_LINE.match(line) for line in stm.splitlines())
-        assert stm == (root / "preprocess" / "phoenix2014" / f"phoenix2014-groundtruth-{split}.stm").read_text()
+        assert (
+            stm == (root / "preprocess" / "phoenix2014" / f"phoenix2014-groundtruth-{split}.stm").read_text()
+        )
     summary = json.loads((root / "synth_config.json").read_text())
     assert SynthConfig.from_dict(summary["config"]) == SynthConfig.tiny()
     assert summary["counts"] == {"train": 24, "dev": 8, "test": 8}
@@ -48,8 +49,9 @@ def test_info_files_have_the_real_structure(slr_data_tiny_corpus, slr_data_phoen
     assert set(ours[0]) == set(real[0])
     assert {k: type(v) for k, v in ours[0].items()} == {k: type(v) for k, v in real[0].items()}
     assert ours[0]["folder"] == f"dev/{ours[0]['fileid']}/1/*.png"
-    assert ours[0]["original_info"] == "|".join([ours[0]["fileid"], ours[0]["folder"][4:], ours[0]["signer"],
-                                                 ours[0]["label"]])
+    assert ours[0]["original_info"] == "|".join(
+        [ours[0]["fileid"], ours[0]["folder"][4:], ours[0]["signer"], ours[0]["label"]]
+    )
     gloss_ours = load_info(slr_data_tiny_corpus / "preprocess" / "phoenix2014" / "gloss_dict.npy")
     gloss_real = load_info(slr_data_phoenix_meta / "gloss_dict.npy")
     assert {type(v) for v in gloss_ours.values()} == {type(v) for v in gloss_real.values()} == {list}
@@ -64,8 +66,9 @@ def test_both_loaders_read_the_same_corpus(slr_data_tiny_corpus):
     assert from_info.vocab == from_release.vocab and len(from_info.vocab) == 13
     for split in ("train", "dev", "test"):
         a, b = from_info[split], from_release[split]
-        assert [(r.video_id, r.signer, r.glosses, r.num_frames) for r in a] == \
-               [(r.video_id, r.signer, r.glosses, r.num_frames) for r in b]
+        assert [(r.video_id, r.signer, r.glosses, r.num_frames) for r in a] == [
+            (r.video_id, r.signer, r.glosses, r.num_frames) for r in b
+        ]
         assert [r.frame_dir.resolve() for r in a] == [r.frame_dir.resolve() for r in b]
         assert all(len(r.frame_paths()) == r.num_frames for r in a)
     assert set(from_info.stm) == {"train", "dev", "test"} and set(from_release.stm) == {"dev", "test"}
@@ -90,9 +93,13 @@ def _digest(root):
 def test_deterministic_from_the_seed_whatever_the_threads(tmp_path):
     config = SynthConfig.tiny(num_train=6, num_dev=2, num_test=2)
     a = generate_synthetic_corpus(tmp_path / "a", config)
-    b = generate_synthetic_corpus(tmp_path / "b", SynthConfig.tiny(num_train=6, num_dev=2, num_test=2,
-                                                                   write_threads=1, png_compression=6))
-    c = generate_synthetic_corpus(tmp_path / "c", SynthConfig.tiny(num_train=6, num_dev=2, num_test=2, seed=1))
+    b = generate_synthetic_corpus(
+        tmp_path / "b",
+        SynthConfig.tiny(num_train=6, num_dev=2, num_test=2, write_threads=1, png_compression=6),
+    )
+    c = generate_synthetic_corpus(
+        tmp_path / "c", SynthConfig.tiny(num_train=6, num_dev=2, num_test=2, seed=1)
+    )
     assert _digest(a.root) == _digest(b.root) != _digest(c.root)
     keys = [json.loads((x.root / "synth_config.json").read_text())["content_key"] for x in (a, b, c)]
     assert keys[0] == keys[1] != keys[2]
@@ -130,7 +137,7 @@ def test_default_corpus_statistics_resemble_phoenix():
     assert set(counts) == set(language.glosses[2:])
     ranked = [counts[g] for g in language.glosses[2:]]
     assert ranked[0] > 5 * ranked[-1] and min(ranked) >= 10  # Zipf-like, every gloss learnable
-    assert all(a != b for s in train for a, b in zip(s, s[1:]))  # no immediate repeats
+    assert all(a != b for s in train for a, b in zip(s, s[1:], strict=False))  # no immediate repeats
     content = [len([g for g in s if not g.startswith("__")]) for s in train]
     assert min(content) >= 3 and max(content) <= 8
     signers = Counter(signer for _, signer, _ in plan["train"])

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from slr_data import TemporalConfig, sample_frame_indices
 from slr_data.temporal import eval_length
 
@@ -32,8 +31,10 @@ def test_min_frames_repeats_and_max_frames_random_window():
     rng = np.random.default_rng(1)
     short = sample_frame_indices(3, TemporalConfig(min_frames=8), train=False)
     assert len(short) == 8 and set(short.tolist()) == {0, 1, 2}
-    starts = {int(sample_frame_indices(50, TemporalConfig(max_frames=20), train=True, rng=rng)[0])
-              for _ in range(100)}
+    starts = {
+        int(sample_frame_indices(50, TemporalConfig(max_frames=20), train=True, rng=rng)[0])
+        for _ in range(100)
+    }
     assert len(starts) > 5 and max(starts) <= 30
 
 

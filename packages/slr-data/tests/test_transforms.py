@@ -3,8 +3,6 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from torchvision.transforms.v2 import functional as TF
-
 from slr_data import (
     EvalTransformConfig,
     RandAugmentConfig,
@@ -15,9 +13,12 @@ from slr_data import (
     transform_config_from_dict,
 )
 from slr_data.transforms import COLOR_OPS, RANDAUGMENT_OPS, VideoAugParams, apply_color_ops
+from torchvision.transforms.v2 import functional as TF
 
 EVERYTHING = TrainTransformConfig(
-    size=(24, 32), hflip_prob=0.5, erasing_prob=0.7,
+    size=(24, 32),
+    hflip_prob=0.5,
+    erasing_prob=0.7,
     randaugment=RandAugmentConfig(num_ops=3, magnitude=12, magnitude_std=3, ops=RANDAUGMENT_OPS),
 )
 
@@ -41,40 +42,56 @@ def test_identical_frames_stay_identical_under_every_op(seed):
 def test_every_frame_gets_the_same_geometry(seed):
     """Frame t of the transformed video == frame t transformed alone with the same parameters."""
     rng = np.random.default_rng(seed)
-    config = dataclasses.replace(EVERYTHING, randaugment=RandAugmentConfig(
-        num_ops=2, magnitude=15, ops=("rotate", "shear_x", "shear_y", "translate_x", "translate_y", "identity")))
+    config = dataclasses.replace(
+        EVERYTHING,
+        randaugment=RandAugmentConfig(
+            num_ops=2,
+            magnitude=15,
+            ops=("rotate", "shear_x", "shear_y", "translate_x", "translate_y", "identity"),
+        ),
+    )
     transform = VideoTransform(config)
     video = _video(7, seed=seed)
     params = transform.sample_params(video.shape[1:3], rng)
     out = transform.apply(video, params)
     for t in range(7):
-        np.testing.assert_array_equal(out[t], transform.apply(video[t:t + 1], params)[0])
+        np.testing.assert_array_equal(out[t], transform.apply(video[t : t + 1], params)[0])
 
 
 def test_colour_ops_map_equal_values_equally_in_every_frame():
     """One LUT for the whole video: a pixel value maps to the same output in every frame."""
     base = _video(1, 30, 30, seed=3)[0]
     video = np.stack([np.roll(base, shift, axis=1) for shift in range(0, 24, 4)])
-    ops = (("contrast", 1.4), ("posterize", 5.0), ("autocontrast", 0.0), ("solarize", 180.0),
-           ("equalize", 0.0), ("brightness", 0.8), ("color", 1.3))
+    ops = (
+        ("contrast", 1.4),
+        ("posterize", 5.0),
+        ("autocontrast", 0.0),
+        ("solarize", 180.0),
+        ("equalize", 0.0),
+        ("brightness", 0.8),
+        ("color", 1.3),
+    )
     out = apply_color_ops(video.copy(), ops)
     for t, shift in enumerate(range(0, 24, 4)):
         np.testing.assert_array_equal(out[t], np.roll(out[0], shift, axis=1))
 
 
-@pytest.mark.parametrize("op,value,reference", [
-    ("brightness", 1.3, lambda x: TF.adjust_brightness(x, 1.3)),
-    ("brightness", 0.6, lambda x: TF.adjust_brightness(x, 0.6)),
-    ("contrast", 1.5, lambda x: TF.adjust_contrast(x, 1.5)),
-    ("contrast", 0.4, lambda x: TF.adjust_contrast(x, 0.4)),
-    ("color", 1.6, lambda x: TF.adjust_saturation(x, 1.6)),
-    ("color", 0.3, lambda x: TF.adjust_saturation(x, 0.3)),
-    ("sharpness", 1.8, lambda x: TF.adjust_sharpness(x, 1.8)),
-    ("posterize", 5.0, lambda x: TF.posterize(x, 5)),
-    ("solarize", 150.0, lambda x: TF.solarize(x, 150)),
-    ("autocontrast", 0.0, TF.autocontrast),
-    ("equalize", 0.0, TF.equalize),
-])
+@pytest.mark.parametrize(
+    "op,value,reference",
+    [
+        ("brightness", 1.3, lambda x: TF.adjust_brightness(x, 1.3)),
+        ("brightness", 0.6, lambda x: TF.adjust_brightness(x, 0.6)),
+        ("contrast", 1.5, lambda x: TF.adjust_contrast(x, 1.5)),
+        ("contrast", 0.4, lambda x: TF.adjust_contrast(x, 0.4)),
+        ("color", 1.6, lambda x: TF.adjust_saturation(x, 1.6)),
+        ("color", 0.3, lambda x: TF.adjust_saturation(x, 0.3)),
+        ("sharpness", 1.8, lambda x: TF.adjust_sharpness(x, 1.8)),
+        ("posterize", 5.0, lambda x: TF.posterize(x, 5)),
+        ("solarize", 150.0, lambda x: TF.solarize(x, 150)),
+        ("autocontrast", 0.0, TF.autocontrast),
+        ("equalize", 0.0, TF.equalize),
+    ],
+)
 def test_colour_ops_match_torchvision_on_a_single_frame(op, value, reference):
     """The video ops reduce to torchvision's per-image ops for a one-frame video, up to rounding:
     torchvision truncates where these round (+-1); colour/sharpness round an intermediate grey /
@@ -91,9 +108,16 @@ def test_colour_ops_match_torchvision_on_a_single_frame(op, value, reference):
 def test_keypoints_follow_the_pixels():
     """A bright dot at a source keypoint lands where transform_points maps it (crop, affine, flip)."""
     rng = np.random.default_rng(7)
-    config = dataclasses.replace(EVERYTHING, size=(64, 64), erasing_prob=0.0, mean=(0, 0, 0), std=(1, 1, 1),
-                                 randaugment=RandAugmentConfig(
-        num_ops=2, magnitude=10, ops=("rotate", "shear_x", "translate_y", "identity")))
+    config = dataclasses.replace(
+        EVERYTHING,
+        size=(64, 64),
+        erasing_prob=0.0,
+        mean=(0, 0, 0),
+        std=(1, 1, 1),
+        randaugment=RandAugmentConfig(
+            num_ops=2, magnitude=10, ops=("rotate", "shear_x", "translate_y", "identity")
+        ),
+    )
     transform = VideoTransform(config)
     for _ in range(15):
         video = np.zeros((2, 90, 120, 3), np.uint8)
@@ -128,8 +152,9 @@ def test_normalisation_values_and_contiguity():
     config = EvalTransformConfig(size=8, resize=8, mean=(0.5, 0.4, 0.3), std=(0.2, 0.25, 0.3))
     frames = VideoTransform(config)(video).frames
     assert frames.is_contiguous() and frames.shape == (2, 3, 8, 8)
-    torch.testing.assert_close(frames[0, :, 0, 0], torch.tensor([(128 / 255 - 0.5) / 0.2, -0.4 / 0.25,
-                                                                 (128 / 255 - 0.3) / 0.3]))
+    torch.testing.assert_close(
+        frames[0, :, 0, 0], torch.tensor([(128 / 255 - 0.5) / 0.2, -0.4 / 0.25, (128 / 255 - 0.3) / 0.3])
+    )
 
 
 def test_random_resized_crop_respects_scale_and_ratio():

@@ -2,7 +2,6 @@ import json
 
 import numpy as np
 import pytest
-
 from slr_data import Vocabulary
 from slr_data.errors import DataFormatError, UnknownGlossError
 

@@ -19,13 +19,19 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     synth = commands.add_parser(
-        "synth", help="write a synthetic PHOENIX-2014-format corpus",
+        "synth",
+        help="write a synthetic PHOENIX-2014-format corpus",
         description="Write a synthetic corpus in the PHOENIX-2014 release layout (frames, corpus CSVs, "
-                    "STM ground truth, *_info.npy + gloss_dict.npy). Re-running with the same options "
-                    "does nothing (cached).")
+        "STM ground truth, *_info.npy + gloss_dict.npy). Re-running with the same options "
+        "does nothing (cached).",
+    )
     synth.add_argument("--out", required=True, help="output folder (created; must be new, empty or a corpus)")
-    synth.add_argument("--preset", choices=sorted(_PRESETS), default="default",
-                       help="default: 1000/100/100 videos, 40 glosses, 64 px; tiny: 24/8/8, 12 glosses, 32 px")
+    synth.add_argument(
+        "--preset",
+        choices=sorted(_PRESETS),
+        default="default",
+        help="default: 1000/100/100 videos, 40 glosses, 64 px; tiny: 24/8/8, 12 glosses, 32 px",
+    )
     synth.add_argument("--videos", type=int, help="train videos (dev/test default to a tenth, at least 1)")
     synth.add_argument("--dev-videos", type=int)
     synth.add_argument("--test-videos", type=int)
@@ -34,11 +40,16 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--signers", type=int, help="number of signers")
     synth.add_argument("--seed", type=int)
     synth.add_argument("--noise", type=float, help="pixel noise standard deviation (0-255)")
-    synth.add_argument("--gloss-names", choices=GLOSS_NAME_SOURCES,
-                       help="builtin names, or real names/frequencies/lengths from --phoenix-meta")
+    synth.add_argument(
+        "--gloss-names",
+        choices=GLOSS_NAME_SOURCES,
+        help="builtin names, or real names/frequencies/lengths from --phoenix-meta",
+    )
     synth.add_argument("--phoenix-meta", help="folder with the real gloss_dict.npy and train_info.npy")
     synth.add_argument("--threads", type=int, help="render / write threads")
-    synth.add_argument("--overwrite", action="store_true", help="replace a corpus generated with other options")
+    synth.add_argument(
+        "--overwrite", action="store_true", help="replace a corpus generated with other options"
+    )
 
     stats = commands.add_parser("stats", help="summarise a PHOENIX-2014 / 2014-T / synthetic corpus")
     stats.add_argument("path", help="corpus folder (info files or release layout)")
@@ -52,10 +63,18 @@ def synth_config_from_args(args: argparse.Namespace) -> SynthConfig:
     if args.videos is not None:
         overrides["num_train"] = args.videos
         overrides["num_dev"] = overrides["num_test"] = max(1, args.videos // 10)
-    for option, field in (("dev_videos", "num_dev"), ("test_videos", "num_test"), ("vocab", "vocab_size"),
-                          ("size", "image_size"), ("signers", "num_signers"), ("seed", "seed"),
-                          ("noise", "noise_std"), ("gloss_names", "gloss_names"),
-                          ("phoenix_meta", "phoenix_meta"), ("threads", "write_threads")):
+    for option, field in (
+        ("dev_videos", "num_dev"),
+        ("test_videos", "num_test"),
+        ("vocab", "vocab_size"),
+        ("size", "image_size"),
+        ("signers", "num_signers"),
+        ("seed", "seed"),
+        ("noise", "noise_std"),
+        ("gloss_names", "gloss_names"),
+        ("phoenix_meta", "phoenix_meta"),
+        ("threads", "write_threads"),
+    ):
         value = getattr(args, option)
         if value is not None:
             overrides[field] = value
@@ -72,8 +91,10 @@ def _synth(args) -> int:
     elapsed = time.perf_counter() - start
     state = "already present (cached)" if corpus.cached else f"written in {elapsed:.1f} s"
     counts = ", ".join(f"{split} {n}" for split, n in corpus.counts.items())
-    print(f"synthetic PHOENIX-2014 corpus {state}: {corpus.root}\n  videos: {counts}; "
-          f"vocabulary {config.vocab_size} glosses; frames {config.image_size}x{config.image_size}")
+    print(
+        f"synthetic PHOENIX-2014 corpus {state}: {corpus.root}\n  videos: {counts}; "
+        f"vocabulary {config.vocab_size} glosses; frames {config.image_size}x{config.image_size}"
+    )
     return 0
 
 

@@ -48,17 +48,25 @@ class VideoSample:
 class _BatchMixin:
     def to(self, device, non_blocking: bool = False):
         """Copy of the batch with every tensor on ``device``."""
-        return dataclasses.replace(self, **{
-            f.name: getattr(self, f.name).to(device, non_blocking=non_blocking)
-            for f in dataclasses.fields(self) if isinstance(getattr(self, f.name), torch.Tensor)
-        })
+        return dataclasses.replace(
+            self,
+            **{
+                f.name: getattr(self, f.name).to(device, non_blocking=non_blocking)
+                for f in dataclasses.fields(self)
+                if isinstance(getattr(self, f.name), torch.Tensor)
+            },
+        )
 
     def pin_memory(self):
         """Called by ``DataLoader(pin_memory=True)``."""
-        return dataclasses.replace(self, **{
-            f.name: getattr(self, f.name).pin_memory()
-            for f in dataclasses.fields(self) if isinstance(getattr(self, f.name), torch.Tensor)
-        })
+        return dataclasses.replace(
+            self,
+            **{
+                f.name: getattr(self, f.name).pin_memory()
+                for f in dataclasses.fields(self)
+                if isinstance(getattr(self, f.name), torch.Tensor)
+            },
+        )
 
     @property
     def batch_size(self) -> int:
@@ -142,11 +150,14 @@ def collate_packed(samples: Sequence[VideoSample | None]) -> PackedBatch:
         return PackedBatch(frames=torch.zeros(0), seq_idx=torch.zeros(0, dtype=torch.int32), **fields)
     lengths = fields["lengths"]
     total = int(lengths.sum())
-    frames = torch.cat([s.frames for s in kept], out=_empty((total, *kept[0].frames.shape[1:]), kept[0].frames))
+    frames = torch.cat(
+        [s.frames for s in kept], out=_empty((total, *kept[0].frames.shape[1:]), kept[0].frames)
+    )
     heatmaps = None
     if has_maps:
-        heatmaps = torch.cat([s.heatmaps for s in kept],
-                             out=_empty((total, *kept[0].heatmaps.shape[1:]), kept[0].heatmaps))
+        heatmaps = torch.cat(
+            [s.heatmaps for s in kept], out=_empty((total, *kept[0].heatmaps.shape[1:]), kept[0].heatmaps)
+        )
     seq_idx = torch.repeat_interleave(torch.arange(len(kept), dtype=torch.int32), lengths)
     return PackedBatch(frames=frames, seq_idx=seq_idx, heatmaps=heatmaps, **fields)
 
@@ -155,7 +166,7 @@ def _pad(tensors: list[torch.Tensor], t_max: int) -> torch.Tensor:
     out = _empty((len(tensors), t_max, *tensors[0].shape[1:]), tensors[0])
     for i, tensor in enumerate(tensors):
         out[i, : tensor.shape[0]] = tensor
-        out[i, tensor.shape[0]:] = 0
+        out[i, tensor.shape[0] :] = 0
     return out
 
 

@@ -56,7 +56,7 @@ class VideoDataset(Dataset):
         vocab: Vocabulary,
         transform: VideoTransform | TrainTransformConfig | EvalTransformConfig,
         *,
-        temporal: TemporalConfig = TemporalConfig(),
+        temporal: TemporalConfig | None = None,
         keypoints: Mapping[str, np.ndarray] | str | os.PathLike | None = None,
         heatmaps: HeatmapConfig | None = None,
         on_error: str = "raise",
@@ -70,7 +70,7 @@ class VideoDataset(Dataset):
         self.vocab = vocab
         self.transform = transform if isinstance(transform, VideoTransform) else VideoTransform(transform)
         self.train = self.transform.train
-        self.temporal = temporal
+        self.temporal = temporal if temporal is not None else TemporalConfig()
         self.on_error = on_error
         self.seed = seed
         self.decode_threads = decode_threads
@@ -80,7 +80,9 @@ class VideoDataset(Dataset):
         if isinstance(keypoints, (str, os.PathLike)):
             keypoints = load_keypoints(keypoints)
         self.keypoints = keypoints
-        self.heatmap_config = heatmaps if heatmaps is not None else (HeatmapConfig() if keypoints is not None else None)
+        self.heatmap_config = (
+            heatmaps if heatmaps is not None else (HeatmapConfig() if keypoints is not None else None)
+        )
         if self.keypoints is not None:
             missing = [r.video_id for r in self.records if r.video_id not in self.keypoints]
             if missing:
@@ -106,8 +108,10 @@ class VideoDataset(Dataset):
                 videos = sum(1 for r in self.records if any(g not in self.vocab for g in r.glosses))
                 first = next(r for r in self.records if any(g not in self.vocab for g in r.glosses))
                 raise UnknownGlossError(unknown, f"{videos} video(s), first {first.source or first.video_id}")
-        return [torch.tensor(self.vocab.encode(r.glosses, context=r.source), dtype=torch.int64)
-                for r in self.records]
+        return [
+            torch.tensor(self.vocab.encode(r.glosses, context=r.source), dtype=torch.int64)
+            for r in self.records
+        ]
 
     def __len__(self) -> int:
         return len(self.records)
@@ -139,8 +143,12 @@ class VideoDataset(Dataset):
             if self.on_error == "raise":
                 raise
             self.num_skipped += 1
-            warnings.warn(f"skipping video {record.video_id!r} ({self.num_skipped} skipped so far "
-                          f"in this process): {exc}", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"skipping video {record.video_id!r} ({self.num_skipped} skipped so far "
+                f"in this process): {exc}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             return None
 
     def _load(self, index: int, record: VideoRecord) -> VideoSample:
@@ -151,8 +159,10 @@ class VideoDataset(Dataset):
         if self.keypoints is not None:
             keypoints = self.keypoints[record.video_id]
             if len(keypoints) != len(paths):
-                raise DataFormatError(record.frame_dir, f"{len(keypoints)} keypoint frames for "
-                                                        f"{len(paths)} image frames of {record.video_id!r}")
+                raise DataFormatError(
+                    record.frame_dir,
+                    f"{len(keypoints)} keypoint frames for {len(paths)} image frames of {record.video_id!r}",
+                )
         indices = sample_frame_indices(len(paths), self.temporal, train=self.train, rng=rng)
         if cached is not None:
             video = cached[indices]
@@ -201,6 +211,11 @@ def check_frames(records: Sequence[VideoRecord]) -> list[tuple[VideoRecord, str]
             bad.append((record, str(exc)))
             continue
         if record.num_frames is not None and len(paths) != record.num_frames:
-            bad.append((record, f"{Path(record.frame_dir)}: {len(paths)} frames on disk, "
-                                f"metadata says {record.num_frames}"))
+            bad.append(
+                (
+                    record,
+                    f"{Path(record.frame_dir)}: {len(paths)} frames on disk, "
+                    f"metadata says {record.num_frames}",
+                )
+            )
     return bad

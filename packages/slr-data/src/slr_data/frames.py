@@ -106,8 +106,10 @@ def _decode_into(out: np.ndarray, index: int, path: Path) -> None:
     image = _decode_bgr(path)
     if image.shape != out.shape[1:]:
         raise FrameReadError(
-            path, f"frame size {image.shape[1]}x{image.shape[0]} differs from the video's first "
-                  f"frame ({out.shape[2]}x{out.shape[1]})")
+            path,
+            f"frame size {image.shape[1]}x{image.shape[0]} differs from the video's first "
+            f"frame ({out.shape[2]}x{out.shape[1]})",
+        )
     cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=out[index])
 
 
@@ -185,7 +187,9 @@ def _read_video_file(path: Path) -> np.ndarray:
             if not ok:
                 break
             if frames and frame.shape != frames[0].shape:
-                raise FrameReadError(path, f"frame {len(frames)} changes size to {frame.shape[1]}x{frame.shape[0]}")
+                raise FrameReadError(
+                    path, f"frame {len(frames)} changes size to {frame.shape[1]}x{frame.shape[0]}"
+                )
             frames.append(frame)
     finally:
         capture.release()

@@ -69,13 +69,15 @@ def to_121_keypoints(array, *, source: str = "<keypoints>", entry=None) -> np.nd
     """Validate one video's keypoints and return ``(T, 121, 3)`` float32 (score 1 when absent)."""
     array = np.asarray(array)
     if array.ndim != 3 or array.shape[-1] not in (2, 3) or not np.issubdtype(array.dtype, np.number):
-        raise DataFormatError(source, f"expected a numeric (T, K, 2|3) array, got {array.dtype} {array.shape}",
-                              entry=entry)
+        raise DataFormatError(
+            source, f"expected a numeric (T, K, 2|3) array, got {array.dtype} {array.shape}", entry=entry
+        )
     if array.shape[1] == 133:
         array = array[:, COCO_WHOLEBODY_TO_121]
     elif array.shape[1] != NUM_KEYPOINTS:
-        raise DataFormatError(source, f"expected 121 (or 133 COCO-WholeBody) keypoints, got {array.shape[1]}",
-                              entry=entry)
+        raise DataFormatError(
+            source, f"expected 121 (or 133 COCO-WholeBody) keypoints, got {array.shape[1]}", entry=entry
+        )
     out = np.ones((*array.shape[:2], 3), dtype=np.float32)
     out[..., : array.shape[-1]] = array
     return out
@@ -96,8 +98,13 @@ def load_keypoints(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return out
 
 
-def render_heatmaps(points: np.ndarray, scores: np.ndarray | None, size: tuple[int, int], sigma: float,
-                    score_threshold: float = 0.0) -> np.ndarray:
+def render_heatmaps(
+    points: np.ndarray,
+    scores: np.ndarray | None,
+    size: tuple[int, int],
+    sigma: float,
+    score_threshold: float = 0.0,
+) -> np.ndarray:
     """Gaussian heatmaps.
 
     Args:

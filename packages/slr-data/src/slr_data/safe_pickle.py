@@ -57,7 +57,6 @@ ALLOWED_GLOBALS: frozenset[tuple[str, str]] = frozenset(
 )
 
 
-
 def _numpy_core_name() -> str:
     import importlib.util
 
@@ -92,12 +91,11 @@ class RestrictedUnpickler(pickle.Unpickler):
                 "strings and numpy arrays are allowed (nothing was executed)",
             )
         if module.startswith(("numpy.core.", "numpy._core.")):
-            module = _NUMPY_CORE + module[module.index(".", len("numpy.")):]
+            module = _NUMPY_CORE + module[module.index(".", len("numpy.")) :]
         return super().find_class(module, name)
 
     def persistent_load(self, pid):
         raise UnsafePickleError(self._source, "persistent ids are not allowed in metadata pickles")
-
 
 
 def _unpickle(handle, source) -> Any:
@@ -105,8 +103,17 @@ def _unpickle(handle, source) -> Any:
         return RestrictedUnpickler(handle, source=source).load()
     except UnsafePickleError:
         raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError,
-            IndexError, KeyError, UnicodeDecodeError) as exc:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        ImportError,
+        IndexError,
+        KeyError,
+        UnicodeDecodeError,
+    ) as exc:
         raise DataFormatError(source, f"not a readable pickle ({type(exc).__name__}: {exc})") from exc
 
 

@@ -118,7 +118,7 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         order = rng.permutation(len(self.lengths))
         batches = []
         for start in range(0, len(order), self.pool_size):
-            pool = order[start:start + self.pool_size]
+            pool = order[start : start + self.pool_size]
             batches.extend(self._cut(pool[np.argsort(-self.lengths[pool], kind="stable")]))
         return [batches[i] for i in rng.permutation(len(batches))]
 
@@ -132,7 +132,7 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
                 elif len(batches) % replicas:
                     missing = replicas - len(batches) % replicas
                     batches = batches + [batches[i % len(batches)] for i in range(missing)]
-                batches = batches[self.rank::replicas]
+                batches = batches[self.rank :: replicas]
             self._cache = (self.epoch, batches)
         return self._cache[1]
 
@@ -175,8 +175,10 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
     def load_state_dict(self, state: dict) -> None:
         """Resume: the next ``iter()`` continues epoch ``state["epoch"]`` at ``state["position"]``."""
         if state.get("num_replicas", self.num_replicas) != self.num_replicas:
-            raise ValueError(f"sampler state was saved with {state['num_replicas']} replicas, this run has "
-                             f"{self.num_replicas}: an exact resume needs the same world size")
+            raise ValueError(
+                f"sampler state was saved with {state['num_replicas']} replicas, this run has "
+                f"{self.num_replicas}: an exact resume needs the same world size"
+            )
         if state.get("lengths_sha1", self._fingerprint()) != self._fingerprint():
             raise ValueError("sampler state was saved for a different dataset (sample lengths differ)")
         self.seed = int(state["seed"])

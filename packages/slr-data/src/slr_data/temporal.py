@@ -79,7 +79,7 @@ def sample_frame_indices(
     if config.max_frames is not None and len(indices) > config.max_frames:
         extra = len(indices) - config.max_frames
         start = int(rng.integers(0, extra + 1)) if train else extra // 2
-        indices = indices[start:start + config.max_frames]
+        indices = indices[start : start + config.max_frames]
     return indices
 
 

@@ -38,7 +38,9 @@ class Vocabulary:
 
     blank_id = 0
 
-    def __init__(self, glosses: Sequence[str], *, counts: Sequence[int] | None = None, unk_policy: str = "error"):
+    def __init__(
+        self, glosses: Sequence[str], *, counts: Sequence[int] | None = None, unk_policy: str = "error"
+    ):
         glosses = tuple(glosses)
         if unk_policy not in UNK_POLICIES:
             raise ValueError(f"unk_policy must be one of {UNK_POLICIES}, got {unk_policy!r}")
@@ -77,7 +79,9 @@ class Vocabulary:
         return cls.from_gloss_mapping(raw, unk_policy=unk_policy, source=path)
 
     @classmethod
-    def from_gloss_mapping(cls, mapping: Mapping, *, unk_policy: str = "error", source="<mapping>") -> Vocabulary:
+    def from_gloss_mapping(
+        cls, mapping: Mapping, *, unk_policy: str = "error", source="<mapping>"
+    ) -> Vocabulary:
         """Build from ``{gloss: id}`` or ``{gloss: [id, count]}`` with ids exactly ``1..N``."""
         by_id: dict[int, tuple[str, int | None]] = {}
         for gloss, value in mapping.items():
@@ -86,7 +90,9 @@ class Vocabulary:
             else:
                 index, count = value, None
             if not isinstance(gloss, str) or isinstance(index, bool) or not isinstance(index, int):
-                raise DataFormatError(source, f"expected str -> [int id, int count], got {gloss!r} -> {value!r}")
+                raise DataFormatError(
+                    source, f"expected str -> [int id, int count], got {gloss!r} -> {value!r}"
+                )
             if index in by_id:
                 raise DataFormatError(source, f"id {index} is used by both {by_id[index][0]!r} and {gloss!r}")
             by_id[index] = (gloss, count)
@@ -199,7 +205,7 @@ class Vocabulary:
     @classmethod
     def from_dict(cls, data: Mapping, *, source="<dict>") -> Vocabulary:
         if not isinstance(data, Mapping) or data.get("format") != _FORMAT:
-            raise DataFormatError(source, f"not an slr vocabulary (missing \"format\": \"{_FORMAT}\")")
+            raise DataFormatError(source, f'not an slr vocabulary (missing "format": "{_FORMAT}")')
         if data.get("version") != _FORMAT_VERSION:
             raise DataFormatError(source, f"unsupported vocabulary version {data.get('version')!r}")
         try:

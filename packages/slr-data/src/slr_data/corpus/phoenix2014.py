@@ -86,7 +86,9 @@ def _records_from_info(info: dict, path: Path, split: str, root: Path) -> list[V
         for name, kind in _INFO_FIELDS.items():
             value = entry.get(name)
             if not isinstance(value, kind) or isinstance(value, bool):
-                raise DataFormatError(path, f"field {name!r} must be {kind.__name__}, got {value!r}", entry=key)
+                raise DataFormatError(
+                    path, f"field {name!r} must be {kind.__name__}, got {value!r}", entry=key
+                )
         if entry["num_frames"] < 0:
             raise DataFormatError(path, f"negative num_frames {entry['num_frames']}", entry=key)
         folder, pattern = _split_folder(entry["folder"])
@@ -155,7 +157,9 @@ def read_corpus_csv(
         if not video_id or not folder or not signer:
             raise DataFormatError(path, "empty id, folder or signer", line=number)
         if video_id in seen:
-            raise DataFormatError(path, f"duplicate id {video_id!r} (first on line {seen[video_id]})", line=number)
+            raise DataFormatError(
+                path, f"duplicate id {video_id!r} (first on line {seen[video_id]})", line=number
+            )
         seen[video_id] = number
         relative, pattern = _split_folder(folder)
         frame_dir = resolve_under(frames_root / split, relative)
@@ -186,7 +190,11 @@ def _read_lines(path: Path) -> list[str]:
 def find_release_root(path: str | os.PathLike) -> Path | None:
     """The ``phoenix-2014-multisigner`` folder at or under ``path`` (``None`` if not there)."""
     path = Path(path)
-    for candidate in (path, path / "phoenix-2014-multisigner", path / "phoenix2014-release" / "phoenix-2014-multisigner"):
+    for candidate in (
+        path,
+        path / "phoenix-2014-multisigner",
+        path / "phoenix2014-release" / "phoenix-2014-multisigner",
+    ):
         if (candidate / "annotations" / "manual" / "train.corpus.csv").is_file():
             return candidate
     return None
@@ -233,8 +241,10 @@ def load_phoenix2014(
     if release is not None:
         return _load_from_release(release, resolution, frames_root, unk_policy, splits, with_frame_counts)
     wanted = {"info": "train_info.npy + gloss_dict.npy", "release": "annotations/manual/train.corpus.csv"}
-    raise FileNotFoundError(f"{path}: no PHOENIX-2014 corpus found (looked for "
-                            f"{wanted.get(source, ' or '.join(wanted.values()))})")
+    raise FileNotFoundError(
+        f"{path}: no PHOENIX-2014 corpus found (looked for "
+        f"{wanted.get(source, ' or '.join(wanted.values()))})"
+    )
 
 
 def _swap_resolution(root: Path, resolution: str) -> Path:
@@ -267,10 +277,13 @@ def _load_from_release(release, resolution, frames_root, unk_policy, splits, wit
     for split in splits:
         csv_path = release / "annotations" / "manual" / f"{split}.corpus.csv"
         if csv_path.is_file():
-            records[split] = read_corpus_csv(csv_path, split=split, frames_root=root,
-                                             with_frame_counts=with_frame_counts)
+            records[split] = read_corpus_csv(
+                csv_path, split=split, frames_root=root, with_frame_counts=with_frame_counts
+            )
     if "train" not in records:
-        raise FileNotFoundError(f"{release}: the vocabulary is built from train, but train.corpus.csv is missing")
+        raise FileNotFoundError(
+            f"{release}: the vocabulary is built from train, but train.corpus.csv is missing"
+        )
     vocab = Vocabulary.from_sequences((r.glosses for r in records["train"]), unk_policy=unk_policy)
     stm = {s: release / "evaluation" / f"phoenix2014-groundtruth-{s}.stm" for s in splits}
     return Corpus("phoenix2014", records, vocab, release, {s: p for s, p in stm.items() if p.is_file()})

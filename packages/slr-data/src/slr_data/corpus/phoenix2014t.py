@@ -3,7 +3,8 @@
 Release layout::
 
     PHOENIX-2014-T/
-      annotations/manual/PHOENIX-2014-T.{train,dev,test}.corpus.csv  # name|video|start|end|speaker|orth|translation
+      annotations/manual/PHOENIX-2014-T.{train,dev,test}.corpus.csv
+          # header: name|video|start|end|speaker|orth|translation
       features/fullFrame-210x260px/<split>/<name>/*.png
 
 The ``video`` column reads ``<name>/1/*.png`` although the released frames sit directly in
@@ -94,14 +95,17 @@ def load_phoenix2014t(
     path = Path(path)
     root = _find_root(path)
     if root is None:
-        raise FileNotFoundError(f"{path}: no PHOENIX-2014-T corpus found "
-                                "(looked for annotations/manual/PHOENIX-2014-T.train.corpus.csv)")
+        raise FileNotFoundError(
+            f"{path}: no PHOENIX-2014-T corpus found "
+            "(looked for annotations/manual/PHOENIX-2014-T.train.corpus.csv)"
+        )
     features = Path(frames_root) if frames_root is not None else root / "features" / f"fullFrame-{resolution}"
     records = {}
     for split in splits:
         csv_path = root / "annotations" / "manual" / f"PHOENIX-2014-T.{split}.corpus.csv"
         if csv_path.is_file():
-            records[split] = read_phoenix2014t_csv(csv_path, split=split, frames_root=features,
-                                                   with_frame_counts=with_frame_counts)
+            records[split] = read_phoenix2014t_csv(
+                csv_path, split=split, frames_root=features, with_frame_counts=with_frame_counts
+            )
     vocab = Vocabulary.from_sequences((r.glosses for r in records["train"]), unk_policy=unk_policy)
     return Corpus("phoenix2014t", records, vocab, root, {})

@@ -70,8 +70,9 @@ class Corpus:
         try:
             return self.splits[split]
         except KeyError:
-            raise KeyError(f"{self.root}: corpus {self.name!r} has no split {split!r} "
-                           f"(has {sorted(self.splits)})") from None
+            raise KeyError(
+                f"{self.root}: corpus {self.name!r} has no split {split!r} (has {sorted(self.splits)})"
+            ) from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.splits)
@@ -84,8 +85,10 @@ class Corpus:
             n_gloss = sum(len(r.glosses) for r in records)
             signers = len({r.signer for r in records})
             mean = sum(frames) / len(frames) if frames else float("nan")
-            lines.append(f"  {split}: {len(records)} videos, {signers} signers, "
-                         f"{mean:.1f} frames/video, {n_gloss} gloss tokens")
+            lines.append(
+                f"  {split}: {len(records)} videos, {signers} signers, "
+                f"{mean:.1f} frames/video, {n_gloss} gloss tokens"
+            )
         return "\n".join(lines)
 
 

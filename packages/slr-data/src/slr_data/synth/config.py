@@ -103,8 +103,17 @@ class SynthConfig:
     @classmethod
     def tiny(cls, **overrides) -> SynthConfig:
         """Seconds-fast preset for tests: 24/8/8 videos, 12 glosses, 32x32 frames."""
-        base = dict(num_train=24, num_dev=8, num_test=8, vocab_size=12, image_size=32, num_signers=3,
-                    gloss_frames=(3, 5), sentence_glosses=(2, 4), clutter=3)
+        base = dict(
+            num_train=24,
+            num_dev=8,
+            num_test=8,
+            vocab_size=12,
+            image_size=32,
+            num_signers=3,
+            gloss_frames=(3, 5),
+            sentence_glosses=(2, 4),
+            clutter=3,
+        )
         return cls(**{**base, **overrides})
 
     def to_dict(self) -> dict:

@@ -16,16 +16,100 @@ ON, OFF = "__ON__", "__OFF__"
 
 #: The most frequent PHOENIX-2014 weather glosses, in frequency order (names only).
 BUILTIN_GLOSSES = (
-    "REGEN", "IX", "MORGEN", "WOLKE", "SONNE", "GRAD", "REGION", "WEHEN", "SCHNEE", "NACHT",
-    "KOMMEN", "GEWITTER", "KOENNEN", "NORD", "MEHR", "AUCH", "BISSCHEN", "HEUTE", "WETTER", "SUED",
-    "SCHAUER", "WIND", "BIS", "DANN", "ZWANZIG", "OST", "NEBEL", "MOEGLICH", "ABEND", "FREUNDLICH",
-    "JETZT", "BERG", "STURM", "TEIL", "WEST", "ABER", "TAG", "WECHSELHAFT", "MAESSIG", "FLUSS",
-    "WIE-AUSSEHEN", "TIEF", "MINUS", "SCHWACH", "SONNTAG", "MITTE", "BLEIBEN", "KUEHL", "FREITAG", "KLAR",
-    "VIEL", "HOCH", "TROCKEN", "SAMSTAG", "STARK", "DONNERSTAG", "SONST", "BESONDERS", "NORDRAUM",
-    "MEISTENS", "TEMPERATUR", "IN-KOMMEND", "KALT", "UND", "WARM", "MITTWOCH", "MONTAG", "SCHNEIEN",
-    "FUENF", "LAND", "GUT", "DEUTSCH", "NUR", "DIENSTAG", "MITTAG", "SCHOEN", "FROST", "MILD", "ALPEN",
-    "KUESTE", "IM-VERLAUF", "DREI", "LUFT", "VIER", "HIMMEL", "VERSCHWINDEN", "SEHEN", "SIEBEN",
-    "DABEI", "HAUPTSAECHLICH", "NOCH", "SCHON", "FRISCH", "EINS",
+    "REGEN",
+    "IX",
+    "MORGEN",
+    "WOLKE",
+    "SONNE",
+    "GRAD",
+    "REGION",
+    "WEHEN",
+    "SCHNEE",
+    "NACHT",
+    "KOMMEN",
+    "GEWITTER",
+    "KOENNEN",
+    "NORD",
+    "MEHR",
+    "AUCH",
+    "BISSCHEN",
+    "HEUTE",
+    "WETTER",
+    "SUED",
+    "SCHAUER",
+    "WIND",
+    "BIS",
+    "DANN",
+    "ZWANZIG",
+    "OST",
+    "NEBEL",
+    "MOEGLICH",
+    "ABEND",
+    "FREUNDLICH",
+    "JETZT",
+    "BERG",
+    "STURM",
+    "TEIL",
+    "WEST",
+    "ABER",
+    "TAG",
+    "WECHSELHAFT",
+    "MAESSIG",
+    "FLUSS",
+    "WIE-AUSSEHEN",
+    "TIEF",
+    "MINUS",
+    "SCHWACH",
+    "SONNTAG",
+    "MITTE",
+    "BLEIBEN",
+    "KUEHL",
+    "FREITAG",
+    "KLAR",
+    "VIEL",
+    "HOCH",
+    "TROCKEN",
+    "SAMSTAG",
+    "STARK",
+    "DONNERSTAG",
+    "SONST",
+    "BESONDERS",
+    "NORDRAUM",
+    "MEISTENS",
+    "TEMPERATUR",
+    "IN-KOMMEND",
+    "KALT",
+    "UND",
+    "WARM",
+    "MITTWOCH",
+    "MONTAG",
+    "SCHNEIEN",
+    "FUENF",
+    "LAND",
+    "GUT",
+    "DEUTSCH",
+    "NUR",
+    "DIENSTAG",
+    "MITTAG",
+    "SCHOEN",
+    "FROST",
+    "MILD",
+    "ALPEN",
+    "KUESTE",
+    "IM-VERLAUF",
+    "DREI",
+    "LUFT",
+    "VIER",
+    "HIMMEL",
+    "VERSCHWINDEN",
+    "SEHEN",
+    "SIEBEN",
+    "DABEI",
+    "HAUPTSAECHLICH",
+    "NOCH",
+    "SCHON",
+    "FRISCH",
+    "EINS",
 )
 
 
@@ -62,7 +146,7 @@ def build_language(config: SynthConfig) -> Language:
     else:
         names, counts, lengths = _phoenix_statistics(Path(config.phoenix_meta), content, low, high)
     ranks = np.arange(1, content + 1, dtype=np.float64)
-    weights = ranks ** -config.zipf_exponent if counts is None else np.asarray(counts, dtype=np.float64)
+    weights = ranks**-config.zipf_exponent if counts is None else np.asarray(counts, dtype=np.float64)
     return Language((ON, OFF, *names), weights / weights.sum(), np.asarray(lengths, dtype=np.int64))
 
 
@@ -71,8 +155,11 @@ def _phoenix_statistics(meta: Path, content: int, low: int, high: int):
     lengths (without ``__ON__``/``__OFF__``, clipped to ``[low, high]``)."""
     gloss_dict = load_info(meta / "gloss_dict.npy")
     ranked = sorted(
-        ((name, int(value[1])) for name, value in gloss_dict.items()
-         if name[:1].isupper() and "+" not in name and not name.startswith("__")),
+        (
+            (name, int(value[1]))
+            for name, value in gloss_dict.items()
+            if name[:1].isupper() and "+" not in name and not name.startswith("__")
+        ),
         key=lambda item: (-item[1], item[0]),
     )
     if len(ranked) < content:
@@ -81,7 +168,8 @@ def _phoenix_statistics(meta: Path, content: int, low: int, high: int):
     info = load_info(meta / "train_info.npy")
     lengths = [
         sum(1 for g in entry["label"].split() if g not in (ON, OFF))
-        for key, entry in info.items() if key != "prefix"
+        for key, entry in info.items()
+        if key != "prefix"
     ]
     return [n for n, _ in ranked], [c for _, c in ranked], np.clip(lengths, low, high)
 
@@ -122,7 +210,10 @@ def ensure_train_coverage(train: list[list[str]], language: Language, rng: np.ra
             continue
         start = 1 if sentence[:1] == [ON] else 0
         stop = len(sentence) - (1 if sentence[-1:] == [OFF] else 0)
-        slots = [i for i in range(start, stop + 1)
-                 if (i == start or sentence[i - 1] != gloss) and (i == stop or sentence[i] != gloss)]
+        slots = [
+            i
+            for i in range(start, stop + 1)
+            if (i == start or sentence[i - 1] != gloss) and (i == stop or sentence[i] != gloss)
+        ]
         position = slots[int(rng.integers(0, len(slots)))]
         sentence.insert(position, gloss)

@@ -16,13 +16,36 @@ import numpy as np
 
 from slr_data.synth.config import SynthConfig
 
-__all__ = ["SHAPES", "COLORS", "MOTIONS", "Signature", "gloss_signature", "SignerStyle", "signer_styles",
-           "build_timeline", "render_video", "Timeline", "describe_signatures", "noise_bank"]
+__all__ = [
+    "SHAPES",
+    "COLORS",
+    "MOTIONS",
+    "Signature",
+    "gloss_signature",
+    "SignerStyle",
+    "signer_styles",
+    "build_timeline",
+    "render_video",
+    "Timeline",
+    "describe_signatures",
+    "noise_bank",
+]
 
 SHAPES = ("disk", "square", "triangle", "ring", "cross", "diamond")
 COLOR_NAMES = ("red", "orange", "yellow", "green", "cyan", "blue", "purple", "magenta")
-COLORS = np.array([(230, 40, 40), (245, 150, 20), (235, 225, 40), (40, 190, 60),
-                   (30, 200, 220), (40, 80, 235), (150, 50, 210), (235, 60, 170)], dtype=np.float32)
+COLORS = np.array(
+    [
+        (230, 40, 40),
+        (245, 150, 20),
+        (235, 225, 40),
+        (40, 190, 60),
+        (30, 200, 220),
+        (40, 80, 235),
+        (150, 50, 210),
+        (235, 60, 170),
+    ],
+    dtype=np.float32,
+)
 MOTIONS = ("right", "left", "up", "down", "circle", "diagonal", "pulse", "shake")
 #: PHOENIX-2014 train videos per signer (Signer01..09): the default signer shares.
 PHOENIX_SIGNER_SHARES = (1475, 49, 470, 836, 1296, 30, 646, 704, 165)
@@ -77,15 +100,17 @@ def signer_styles(config: SynthConfig) -> tuple[list[SignerStyle], np.ndarray]:
             w, h = rng.uniform(0.05, 0.3, 2)
             color = tuple(float(c) for c in np.clip(background + rng.uniform(-30, 30, 3), 0, 255))
             clutter.append((float(x0), float(x0 + w), float(y0), float(y0 + h), color))
-        styles.append(SignerStyle(
-            background=background.astype(np.float32),
-            clothing=np.clip(rng.uniform(15, 70) + rng.uniform(-12, 12, 3), 0, 255).astype(np.float32),
-            skin=(skins[i % len(skins)] + rng.uniform(-10, 10, 3)).astype(np.float32),
-            scale=float(rng.uniform(0.85, 1.15)),
-            center_x=float(0.5 + rng.uniform(-0.06, 0.06)),
-            speed=float(rng.uniform(0.8, 1.25)),
-            clutter=tuple(clutter),
-        ))
+        styles.append(
+            SignerStyle(
+                background=background.astype(np.float32),
+                clothing=np.clip(rng.uniform(15, 70) + rng.uniform(-12, 12, 3), 0, 255).astype(np.float32),
+                skin=(skins[i % len(skins)] + rng.uniform(-10, 10, 3)).astype(np.float32),
+                scale=float(rng.uniform(0.85, 1.15)),
+                center_x=float(0.5 + rng.uniform(-0.06, 0.06)),
+                speed=float(rng.uniform(0.8, 1.25)),
+                clutter=tuple(clutter),
+            )
+        )
     if config.num_signers == len(PHOENIX_SIGNER_SHARES):
         shares = np.array(PHOENIX_SIGNER_SHARES, dtype=np.float64)
     else:
@@ -133,8 +158,9 @@ class Timeline:
     segments: list[tuple[int, int, int]]
 
 
-def build_timeline(gloss_ids: list[int], style: SignerStyle, config: SynthConfig,
-                   rng: np.random.Generator) -> Timeline:
+def build_timeline(
+    gloss_ids: list[int], style: SignerStyle, config: SynthConfig, rng: np.random.Generator
+) -> Timeline:
     """Frame-level plan of a sentence: rest, (transition, sign)*, transition, rest."""
     side = config.image_size
     radius = 0.2 * side * style.scale
@@ -164,18 +190,22 @@ def build_timeline(gloss_ids: list[int], style: SignerStyle, config: SynthConfig
         xs, ys, sizes = sign_states(gloss, count)
         add_transition(previous, (gloss, xs[0], ys[0], sizes[0]))
         segments.append((gloss, len(rows), len(rows) + count))
-        rows.extend((gloss, NONE, 0.0, x, y, s) for x, y, s in zip(xs, ys, sizes))
+        rows.extend((gloss, NONE, 0.0, x, y, s) for x, y, s in zip(xs, ys, sizes, strict=True))
         previous = (gloss, xs[-1], ys[-1], sizes[-1])
     add_transition(previous, (REST, *rest, 1.0))
     for _ in range(int(rng.integers(config.rest_frames[0], config.rest_frames[1] + 1))):
         rows.append((REST, NONE, 0.0, *rest, 1.0))
-    columns = list(zip(*rows))
+    columns = list(zip(*rows, strict=True))
     alpha_b = np.array(columns[2], dtype=np.float32)
     return Timeline(
-        kind_a=np.array(columns[0]), kind_b=np.array(columns[1]),
-        alpha_a=1.0 - alpha_b, alpha_b=alpha_b,
-        x=np.array(columns[3], dtype=np.float32), y=np.array(columns[4], dtype=np.float32),
-        size=np.array(columns[5], dtype=np.float32), segments=segments,
+        kind_a=np.array(columns[0]),
+        kind_b=np.array(columns[1]),
+        alpha_a=1.0 - alpha_b,
+        alpha_b=alpha_b,
+        x=np.array(columns[3], dtype=np.float32),
+        y=np.array(columns[4], dtype=np.float32),
+        size=np.array(columns[5], dtype=np.float32),
+        segments=segments,
     )
 
 
@@ -223,7 +253,7 @@ def _base_image(style: SignerStyle, side: int, shift: tuple[float, float], grid_
     image[:] = style.background
     for x0, x1, y0, y1, color in style.clutter:
         rows = slice(max(0, int(y0 * side)), max(0, int(y1 * side) + 1))
-        image[rows, max(0, int(x0 * side)):max(0, int(x1 * side) + 1)] = color
+        image[rows, max(0, int(x0 * side)) : max(0, int(x1 * side) + 1)] = color
     cx = style.center_x * side + shift[0]
     gx, gy = grid_x - cx, grid_y - shift[1]
     torso = ((gx / (0.27 * side * style.scale)) ** 2 + ((gy - 1.05 * side) / (0.62 * side)) ** 2) < 1.0
@@ -235,8 +265,13 @@ def _base_image(style: SignerStyle, side: int, shift: tuple[float, float], grid_
     return image
 
 
-def render_video(timeline: Timeline, style: SignerStyle, config: SynthConfig,
-                 rng: np.random.Generator, noise: np.ndarray | None = None) -> np.ndarray:
+def render_video(
+    timeline: Timeline,
+    style: SignerStyle,
+    config: SynthConfig,
+    rng: np.random.Generator,
+    noise: np.ndarray | None = None,
+) -> np.ndarray:
     """Frames ``(T, S, S, 3)`` uint8 RGB of one planned video (``noise``: :func:`noise_bank`)."""
     side = config.image_size
     count = len(timeline.x)
@@ -245,7 +280,7 @@ def render_video(timeline: Timeline, style: SignerStyle, config: SynthConfig,
     radius = (0.11 * side * style.scale) * timeline.size
     pad = int(np.ceil(1.3 * float(radius.max()))) + 2
     canvas = np.zeros((count, side + 2 * pad, side + 2 * pad, 3), dtype=np.float32)
-    canvas[:, pad:pad + side, pad:pad + side] = _base_image(style, side, shift, grid_x, grid_y)
+    canvas[:, pad : pad + side, pad : pad + side] = _base_image(style, side, shift, grid_x, grid_y)
     x = np.clip(timeline.x + shift[0] + rng.normal(0, 0.01 * side, count).astype(np.float32), 0, side)
     y = np.clip(timeline.y + shift[1] + rng.normal(0, 0.01 * side, count).astype(np.float32), 0, side)
     for kinds, alpha in ((timeline.kind_a, timeline.alpha_a), (timeline.kind_b, timeline.alpha_b)):
@@ -258,7 +293,7 @@ def render_video(timeline: Timeline, style: SignerStyle, config: SynthConfig,
             else:
                 signature = gloss_signature(int(kind))
                 _paint(canvas, pad, select, x, y, radius, signature.shape, COLORS[signature.color], alpha)
-    frames = canvas[:, pad:pad + side, pad:pad + side] * np.float32(rng.uniform(0.9, 1.1))
+    frames = canvas[:, pad : pad + side, pad : pad + side] * np.float32(rng.uniform(0.9, 1.1))
     if config.noise_std > 0:
         _add_noise(frames, noise_bank(config) if noise is None else noise, rng)
     return np.clip(frames, 0, 255).astype(np.uint8)
@@ -274,7 +309,9 @@ def noise_bank(config: SynthConfig) -> np.ndarray:
     rng = np.random.default_rng([config.seed, 104729])
     side = config.image_size
     half = (side + 1) // 2
-    noise = rng.standard_normal((NOISE_BANK_FRAMES, half, half, 3), dtype=np.float32) * np.float32(config.noise_std)
+    noise = rng.standard_normal((NOISE_BANK_FRAMES, half, half, 3), dtype=np.float32) * np.float32(
+        config.noise_std
+    )
     bank = np.ascontiguousarray(noise.repeat(2, axis=1).repeat(2, axis=2)[:, :side, :side])
     bank.flags.writeable = False  # shared by every video (and thread) of the corpus
     return bank
@@ -289,4 +326,3 @@ def _add_noise(frames: np.ndarray, bank: np.ndarray, rng: np.random.Generator) -
 def describe_signatures(glosses: tuple[str, ...]) -> dict[str, str]:
     """``{gloss: "red disk right", ...}``: what each gloss looks like."""
     return {g: gloss_signature(i).describe() for i, g in enumerate(glosses)}
-

@@ -76,7 +76,9 @@ def _session_names(total: int) -> list[str]:
     names = []
     for index in range(total):
         day = start + datetime.timedelta(days=index // 8)
-        names.append(f"{day.day:02d}{day.strftime('%B')}_{day.year}_{day.strftime('%A')}_synth_default-{index % 8}")
+        names.append(
+            f"{day.day:02d}{day.strftime('%B')}_{day.year}_{day.strftime('%A')}_synth_default-{index % 8}"
+        )
     return names
 
 
@@ -93,7 +95,7 @@ def _plan(config: SynthConfig):
         if split == "train":
             ensure_train_coverage(sentences, language, rng)
         signers = rng.choice(len(styles), size=size, p=shares)
-        plan[split] = [(next(ids), int(s), sentence) for s, sentence in zip(signers, sentences)]
+        plan[split] = [(next(ids), int(s), sentence) for s, sentence in zip(signers, sentences, strict=True)]
     return language, styles, plan
 
 
@@ -130,16 +132,22 @@ def _build(tmp: Path, config: SynthConfig) -> dict[str, int]:
             jobs.append((split, index, video_id, signer, sentence, folder, language, styles, config, noise))
             keys.append((split, index))
     with ThreadPoolExecutor(max_workers=config.write_threads, thread_name_prefix="slr-synth") as pool:
-        frame_counts = dict(zip(keys, pool.map(_write_video, jobs)))
+        frame_counts = dict(zip(keys, pool.map(_write_video, jobs), strict=True))
 
     records = {split: [] for split in plan}
     for split, videos in plan.items():
         for index, (video_id, signer, sentence) in enumerate(videos):
-            records[split].append(VideoRecord(
-                video_id=video_id, split=split, signer=f"Signer{signer + 1:02d}", glosses=tuple(sentence),
-                num_frames=frame_counts[(split, index)], frame_dir=features / split / video_id / "1",
-                annotation=" ".join(sentence),
-            ))
+            records[split].append(
+                VideoRecord(
+                    video_id=video_id,
+                    split=split,
+                    signer=f"Signer{signer + 1:02d}",
+                    glosses=tuple(sentence),
+                    num_frames=frame_counts[(split, index)],
+                    frame_dir=features / split / video_id / "1",
+                    annotation=" ".join(sentence),
+                )
+            )
     _write_metadata(tmp, records, config, language)
     return {split: len(rs) for split, rs in records.items()}
 
@@ -155,8 +163,14 @@ def _write_metadata(tmp: Path, records: dict[str, list[VideoRecord]], config: Sy
             folder = f"{r.video_id}/1/*.png"
             line = f"{r.video_id}|{folder}|{r.signer}|{r.annotation}"
             lines.append(line)
-            info[i] = {"fileid": r.video_id, "folder": f"{split}/{folder}", "signer": r.signer,
-                       "label": r.annotation, "num_frames": r.num_frames, "original_info": line}
+            info[i] = {
+                "fileid": r.video_id,
+                "folder": f"{split}/{folder}",
+                "signer": r.signer,
+                "label": r.annotation,
+                "num_frames": r.num_frames,
+                "original_info": line,
+            }
         atomic_write_text(release / "annotations" / "manual" / f"{split}.corpus.csv", "\n".join(lines) + "\n")
         atomic_save_npy(preprocess / f"{split}_info.npy", info)
         write_stm(preprocess / f"phoenix2014-groundtruth-{split}.stm", rows)
@@ -190,8 +204,9 @@ def _result(out: Path, config: SynthConfig, counts: dict[str, int], cached: bool
     return SynthCorpus(out, out / RELEASE_DIR, out / PREPROCESS_DIR, config, counts, cached)
 
 
-def generate_synthetic_corpus(out_dir: str | os.PathLike, config: SynthConfig = SynthConfig(), *,
-                              overwrite: bool = False) -> SynthCorpus:
+def generate_synthetic_corpus(
+    out_dir: str | os.PathLike, config: SynthConfig | None = None, *, overwrite: bool = False
+) -> SynthCorpus:
     """Write a synthetic PHOENIX-2014-format corpus to ``out_dir`` (see the module docstring).
 
     Idempotent: if ``out_dir`` already holds a corpus generated from an equal config (same
@@ -199,6 +214,7 @@ def generate_synthetic_corpus(out_dir: str | os.PathLike, config: SynthConfig = 
     holding a different synthetic corpus is replaced only with ``overwrite=True``; any other
     non-empty folder is never touched.
     """
+    config = SynthConfig() if config is None else config
     out = Path(out_dir)
     counts = {"train": config.num_train, "dev": config.num_dev, "test": config.num_test}
     replace_existing = False
@@ -209,10 +225,14 @@ def generate_synthetic_corpus(out_dir: str | os.PathLike, config: SynthConfig = 
         if out.is_dir() and not any(out.iterdir()):
             out.rmdir()
         elif key is None:
-            raise FileExistsError(f"{out}: exists and is not a synthetic corpus; choose an empty or new folder")
+            raise FileExistsError(
+                f"{out}: exists and is not a synthetic corpus; choose an empty or new folder"
+            )
         elif not overwrite:
-            raise FileExistsError(f"{out}: holds a synthetic corpus from a different config; "
-                                  "pass overwrite=True (CLI: --overwrite) to replace it")
+            raise FileExistsError(
+                f"{out}: holds a synthetic corpus from a different config; "
+                "pass overwrite=True (CLI: --overwrite) to replace it"
+            )
         else:
             replace_existing = True
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -24,8 +24,17 @@ __all__ = [
 ]
 
 #: Photometric ops (same LUT / blend for every frame of a video).
-COLOR_OPS = ("identity", "brightness", "contrast", "color", "sharpness", "posterize", "solarize",
-             "autocontrast", "equalize")
+COLOR_OPS = (
+    "identity",
+    "brightness",
+    "contrast",
+    "color",
+    "sharpness",
+    "posterize",
+    "solarize",
+    "autocontrast",
+    "equalize",
+)
 #: Geometric ops (one affine matrix for every frame of a video).
 GEOMETRY_OPS = ("rotate", "shear_x", "shear_y", "translate_x", "translate_y")
 RANDAUGMENT_OPS = COLOR_OPS + GEOMETRY_OPS

@@ -116,7 +116,12 @@ def _gray3(frame: np.ndarray) -> np.ndarray:
 
 def _smooth(frame: np.ndarray) -> np.ndarray:
     blurred = cv2.filter2D(frame, -1, _SHARPEN_KERNEL, borderType=cv2.BORDER_REPLICATE)
-    blurred[0, :], blurred[-1, :], blurred[:, 0], blurred[:, -1] = frame[0, :], frame[-1, :], frame[:, 0], frame[:, -1]
+    blurred[0, :], blurred[-1, :], blurred[:, 0], blurred[:, -1] = (
+        frame[0, :],
+        frame[-1, :],
+        frame[:, 0],
+        frame[:, -1],
+    )
     return blurred
 
 

@@ -141,7 +141,9 @@ def _op_value(name: str, magnitude: float, out_size, rng) -> float:
     return 0.0  # identity, autocontrast, equalize
 
 
-def sample_train_params(config: TrainTransformConfig, source_size, rng: np.random.Generator) -> VideoAugParams:
+def sample_train_params(
+    config: TrainTransformConfig, source_size, rng: np.random.Generator
+) -> VideoAugParams:
     """Draw one video's parameters for ``config`` (``source_size = (H, W)``)."""
     height, width = source_size
     out_size = config.size
@@ -195,5 +197,6 @@ def eval_params(config: EvalTransformConfig, source_size) -> VideoAugParams:
         w = min(width, max(1, int(round(out_w / factor))))
         h = min(height, max(1, int(round(out_h / factor))))
         crop = ((width - w) // 2, (height - h) // 2, w, h)
-    return VideoAugParams(source_size=(height, width), crop=crop, out_size=(out_h, out_w),
-                          fill=fill_color(config.mean))
+    return VideoAugParams(
+        source_size=(height, width), crop=crop, out_size=(out_h, out_w), fill=fill_color(config.mean)
+    )

@@ -49,7 +49,7 @@ def normalize_video(video: np.ndarray, mean, std) -> torch.Tensor:
     count, height, width, _ = video.shape
     out = np.empty((count, 3, height, width), dtype=np.float32)
     scale = np.array([1.0 / (255.0 * s) for s in std], dtype=np.float32)[:, None, None]
-    shift = np.array([m / s for m, s in zip(mean, std)], dtype=np.float32)[:, None, None]
+    shift = np.array([m / s for m, s in zip(mean, std, strict=True)], dtype=np.float32)[:, None, None]
     np.multiply(video.transpose(0, 3, 1, 2), scale, out=out, dtype=np.float32)
     out -= shift
     return torch.from_numpy(out)
@@ -64,7 +64,9 @@ class VideoTransform:
 
     def __init__(self, config: TrainTransformConfig | EvalTransformConfig):
         if not isinstance(config, (TrainTransformConfig, EvalTransformConfig)):
-            raise TypeError(f"expected a TrainTransformConfig or EvalTransformConfig, got {type(config).__name__}")
+            raise TypeError(
+                f"expected a TrainTransformConfig or EvalTransformConfig, got {type(config).__name__}"
+            )
         self.config = config
         self.train = isinstance(config, TrainTransformConfig)
 
@@ -75,7 +77,9 @@ class VideoTransform:
     def out_size(self) -> tuple[int, int]:
         return self.config.size
 
-    def sample_params(self, source_size: tuple[int, int], rng: np.random.Generator | None = None) -> VideoAugParams:
+    def sample_params(
+        self, source_size: tuple[int, int], rng: np.random.Generator | None = None
+    ) -> VideoAugParams:
         """Parameters for one video of frame size ``(H, W)`` (deterministic for eval)."""
         if not self.train:
             return eval_params(self.config, source_size)
@@ -94,11 +98,12 @@ class VideoTransform:
         apply_color_ops(out, params.color_ops)
         if params.erase is not None:
             x0, y0, w, h = params.erase
-            out[:, y0:y0 + h, x0:x0 + w] = params.fill
+            out[:, y0 : y0 + h, x0 : x0 + w] = params.fill
         return out
 
-    def __call__(self, video: np.ndarray, rng: np.random.Generator | None = None,
-                 keypoints: np.ndarray | None = None) -> TransformedVideo:
+    def __call__(
+        self, video: np.ndarray, rng: np.random.Generator | None = None, keypoints: np.ndarray | None = None
+    ) -> TransformedVideo:
         params = self.sample_params(video.shape[1:3], rng)
         frames = normalize_video(self.apply(video, params), self.config.mean, self.config.std)
         points = None
@@ -108,7 +113,12 @@ class VideoTransform:
 
 
 def _check_video(video: np.ndarray) -> None:
-    if not isinstance(video, np.ndarray) or video.dtype != np.uint8 or video.ndim != 4 or video.shape[-1] != 3:
+    if (
+        not isinstance(video, np.ndarray)
+        or video.dtype != np.uint8
+        or video.ndim != 4
+        or video.shape[-1] != 3
+    ):
         shape = getattr(video, "shape", None)
         raise ValueError(f"expected a (T, H, W, 3) uint8 numpy array, got {type(video).__name__} {shape}")
     if video.shape[0] == 0:
@@ -118,7 +128,7 @@ def _check_video(video: np.ndarray) -> None:
 def _crop_resize(video: np.ndarray, crop, out_size) -> np.ndarray:
     x0, y0, w, h = crop
     out_h, out_w = out_size
-    view = video[:, y0:y0 + h, x0:x0 + w]
+    view = video[:, y0 : y0 + h, x0 : x0 + w]
     if (h, w) == (out_h, out_w):
         return np.ascontiguousarray(view)
     out = np.empty((video.shape[0], out_h, out_w, 3), dtype=np.uint8)
@@ -134,6 +144,13 @@ def _warp(video: np.ndarray, matrix: np.ndarray, fill) -> np.ndarray:
     out_h, out_w = video.shape[1:3]
     matrix = np.asarray(matrix, dtype=np.float64)
     for t in range(video.shape[0]):
-        cv2.warpAffine(video[t], matrix, (out_w, out_h), dst=out[t], flags=cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_CONSTANT, borderValue=tuple(int(v) for v in fill))
+        cv2.warpAffine(
+            video[t],
+            matrix,
+            (out_w, out_h),
+            dst=out[t],
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=tuple(int(v) for v in fill),
+        )
     return out
