@@ -72,21 +72,23 @@ def default_decode_threads() -> int:
 
 
 _pool_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
-_pool_key: tuple[int, int] | None = None
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_pid = os.getpid()
 
 
 def _executor(num_threads: int) -> ThreadPoolExecutor:
-    """A process-wide pool, recreated after ``fork`` (DataLoader workers) or a size change."""
-    global _pool, _pool_key
-    key = (os.getpid(), num_threads)
+    """A process-wide pool per thread count, recreated after ``fork`` (DataLoader workers)."""
+    global _pools_pid
     with _pool_lock:
-        if _pool is None or _pool_key != key:
-            if _pool is not None and _pool_key[0] == key[0]:
-                _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(max_workers=num_threads, thread_name_prefix="slr-decode")
-            _pool_key = key
-        return _pool
+        if _pools_pid != os.getpid():  # threads do not survive fork: start afresh in the child
+            _pools.clear()
+            _pools_pid = os.getpid()
+        pool = _pools.get(num_threads)
+        if pool is None:
+            pool = _pools[num_threads] = ThreadPoolExecutor(
+                max_workers=num_threads, thread_name_prefix="slr-decode"
+            )
+        return pool
 
 
 def _decode_bgr(path: Path) -> np.ndarray:

@@ -88,6 +88,7 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         self.cost = cost
         self.epoch = 0
         self.position = 0
+        self._yielded = 0
         self._cache: tuple[int, list[list[int]]] | None = None
 
     # ------------------------------------------------------------------ batching
@@ -162,7 +163,7 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
     def state_dict(self, batches_consumed: int | None = None) -> dict:
         """``{"epoch", "seed", "position", ...}``; ``position`` = ``batches_consumed`` if given,
         else the batches yielded so far by the current iterator."""
-        position = getattr(self, "_yielded", 0) if batches_consumed is None else int(batches_consumed)
+        position = self._yielded if batches_consumed is None else int(batches_consumed)
         return {
             "epoch": self.epoch,
             "seed": self.seed,
