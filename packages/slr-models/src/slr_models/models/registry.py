@@ -51,10 +51,11 @@ def create_model_from_config(config: SLRMambaConfig | dict[str, Any]) -> SLRMamb
 
 @register_model
 def slr_mamba_tiny() -> SLRMambaConfig:
-    """Small and fast on CPU: 32 px input, 4x4 patch grid + cls, d_model 64, 2 blocks, temporal stride 1."""
+    """Fast on 2 CPU cores: 32 px input, patchify + one downsampling conv to a 4x4 grid + cls (no
+    ConvNeXt blocks in the stem), d_model 64, 2 blocks, expand 1, temporal stride 1."""
     return SLRMambaConfig(
-        name="slr_mamba_tiny", img_size=32, stem_dims=(32,), d_model=64, depth=2, d_state=16, expand=2,
-        headdim=32, chunk_size=64, mlp_ratio=2.0, drop_path_rate=0.0,
+        name="slr_mamba_tiny", img_size=32, stem_dims=(32,), stem_blocks=0, d_model=64, depth=2, d_state=16,
+        expand=1, headdim=16, chunk_size=32, mlp_ratio=2.0, drop_path_rate=0.0,
     )
 
 

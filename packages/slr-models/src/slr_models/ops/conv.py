@@ -39,13 +39,19 @@ def causal_conv1d_ref(
     else:
         # Give every segment its own (width - 1) zeros of left padding: scatter the positions into a
         # longer buffer with gaps before each segment, run one plain conv, gather the outputs back.
-        batch = x.shape[0]
         starts = torch.ones_like(seq_idx, dtype=torch.int64)
         starts[:, 1:] = (seq_idx[:, 1:] != seq_idx[:, :-1]).to(torch.int64)
         positions = torch.arange(length, device=x.device) + starts.cumsum(dim=1) * (width - 1)  # (b, l)
-        index = positions.unsqueeze(1).expand(batch, dim, length)
-        gapped = xc.new_zeros(batch, dim, int(positions[:, -1].max()) + 1).scatter(2, index, xc)
-        out = F.conv1d(gapped, w, b, groups=dim).gather(2, index - (width - 1))
+        gapped_length = int(positions[:, -1].max()) + 1
+        if torch.equal(positions, positions[:1].expand_as(positions)):
+            # Every row has the same segments (one packing shared by many rows): 1-D indices.
+            pos = positions[0]
+            gapped = xc.new_zeros(x.shape[0], dim, gapped_length).index_copy(2, pos, xc)
+            out = F.conv1d(gapped, w, b, groups=dim).index_select(2, pos - (width - 1))
+        else:
+            index = positions.unsqueeze(1).expand(x.shape[0], dim, length)
+            gapped = xc.new_zeros(x.shape[0], dim, gapped_length).scatter(2, index, xc)
+            out = F.conv1d(gapped, w, b, groups=dim).gather(2, index - (width - 1))
         if bool((seq_idx < 0).any()):
             out = out * (seq_idx >= 0).unsqueeze(1)
     if activation in ("silu", "swish"):

@@ -40,6 +40,17 @@ def _discretize(dt: Tensor, A: Tensor, dt_bias: Tensor | None, dt_softplus: bool
     return dt, dt * A.to(cd)
 
 
+# Decays below exp(-60) ~ 1e-26 are negligible next to the terms they are added to, but float32
+# values that small are denormal, where x86 arithmetic is about 100x slower: clamp the exponent.
+_MIN_LOG_DECAY = {torch.float32: -60.0}
+
+
+def _exp_decay(log_decay: Tensor) -> Tensor:
+    """``exp(log_decay)`` with float32 exponents clamped at -60 (float64 is left exact)."""
+    low = _MIN_LOG_DECAY.get(log_decay.dtype)
+    return torch.exp(log_decay if low is None else log_decay.clamp_min(low))
+
+
 def _skip_and_gate(y: Tensor, x: Tensor, D: Tensor | None, z: Tensor | None) -> Tensor:
     """``y (b, l, h, p)`` in compute dtype (any memory layout) -> contiguous ``(y + D x) * silu(z)``."""
     if D is not None:
@@ -50,47 +61,35 @@ def _skip_and_gate(y: Tensor, x: Tensor, D: Tensor | None, z: Tensor | None) -> 
     return y.contiguous()
 
 
-def _add_inter_chunk(y_diag, X, cs, Bq, Cq, initial_states, return_final_states, state_keep, carry_keep,
-                     row_in_prev):
-    """Steps 2-4 of :func:`ssd_scan_ref`: chunk states, their hand-over between chunks and their
-    contribution to the outputs. Returns ``y (b, c, q, h, p)`` (and the final state)."""
-    b, c, q, h, p = X.shape
-    g, n = Bq.shape[2], Bq.shape[-1]
-    r = h // g
-    cd = X.dtype
-    # 2. State each chunk leaves behind: sum_j exp(cs_end - cs_j) dt_j x_j B_j^T.
-    to_end = torch.exp(cs[:, :, -1:] - cs)  # (b, c, q, h)
+def _chunk_states(X, cs_q, Bg, state_keep):
+    """State each chunk leaves behind: ``sum_j exp(cs_end - cs_j) dt_j x_j B_j^T``.
+
+    ``X (b, g, c, q, r, p)`` (``dt * x``), ``cs_q (b, g, c, q, r)``, ``Bg (b, g, c, q, n)`` ->
+    ``(b, g, c, r, p, n)``; one GEMM per group covers all its ``r`` heads.
+    """
+    b, g, c, q, r, p = X.shape
+    to_end = _exp_decay(cs_q[:, :, :, -1:] - cs_q)  # (b, g, c, q, r)
     if state_keep is not None:
         to_end = to_end * state_keep
-    Xw = (X * to_end.unsqueeze(-1)).view(b, c, q, g, r * p).permute(0, 1, 3, 4, 2)  # (b,c,g,rp,q)
-    states = (Xw @ Bq).view(b, c, h, p, n)
+    Xw = (X * to_end.unsqueeze(-1)).view(b, g, c, q, r * p).transpose(-1, -2)  # (b, g, c, rp, q)
+    return (Xw @ Bg).view(b, g, c, r, p, -1)
 
-    # 3. Carry states across chunk boundaries (sequentially: c is small and this is stable).
-    carry = torch.exp(cs[:, :, -1])  # (b, c, h)
-    if carry_keep is not None:
-        carry = carry * carry_keep
-    carry = carry.view(b, c, h, 1, 1)
-    if initial_states is None:
-        state = states.new_zeros(b, h, p, n)
-    else:
-        state = initial_states.to(cd)
+
+def _pass_states(states, carry, initial_states):
+    """Hand states from chunk to chunk: ``S[k+1] = carry[k] * S[k] + states[k]``.
+
+    ``states (b, g, c, r, p, n)``, ``carry (b, g, c, r)``, ``initial_states (b, g, r, p, n)`` or None ->
+    states entering each chunk ``(b, g, c, r, p, n)`` and the final state ``(b, g, r, p, n)``. A short
+    sequential loop over the chunks: as stable as the recurrence itself.
+    """
+    b, g, c, r, p, n = states.shape
+    state = states.new_zeros(b, g, r, p, n) if initial_states is None else initial_states
+    carry = carry.view(b, g, c, r, 1, 1)
     entering = []
     for k in range(c):
         entering.append(state)
-        state = carry[:, k] * state + states[:, k]
-    S_prev = torch.stack(entering, dim=1)  # (b, c, h, p, n): state entering each chunk
-
-    # 4. Contribution of the entering state: y_i += exp(cs_i) C_i . S[k].
-    S_t = S_prev.view(b, c, g, r * p, n).transpose(-1, -2)  # (b, c, g, n, rp)
-    y_off = (Cq @ S_t).view(b, c, g, q, r, p).transpose(2, 3).reshape(b, c, q, h, p)
-    gain = torch.exp(cs)
-    if row_in_prev is not None:
-        gain = gain * row_in_prev
-    # In-place add onto the freshly made product keeps the natural (b, c, q, h, p) layout.
-    y = (y_off * gain.unsqueeze(-1)).add_(y_diag.transpose(2, 3))
-    if return_final_states:
-        return y, state
-    return y
+        state = carry[:, :, k] * state + states[:, :, k]
+    return torch.stack(entering, dim=2), state
 
 
 def ssd_scan_ref(
@@ -138,42 +137,56 @@ def ssd_scan_ref(
         Cc = F.pad(Cc, (0, 0, 0, 0, 0, pad))
         if seq is not None:
             seq = torch.cat([seq, seq[:, -1:].expand(b, pad)], dim=1)
-    # Work in the "natural" layout (b, c, q, h, p) where possible: with one group, the state
-    # and state-output products below are then single GEMMs over all heads without copies.
-    cs = dA.view(b, c, q, h).cumsum(dim=2)  # (b, c, q, h)
-    cs_h = cs.transpose(2, 3).contiguous()  # (b, c, h, q)
-    X = xdt.view(b, c, q, h, p)
-    Bq = Bc.view(b, c, q, g, n).transpose(2, 3)  # (b, c, g, q, n)
-    Cq = Cc.view(b, c, q, g, n).transpose(2, 3)  # (b, c, g, q, n)
+
+    # Group-major layout (b, g, c, q, r, p): the r heads sharing a B/C group sit side by side, so
+    # state and state-output products are one GEMM per group. With one group (Mamba2's default)
+    # these are views of the input layout; with more groups, one copy in and one copy out.
+    X = xdt.view(b, c, q, g, r, p).permute(0, 3, 1, 2, 4, 5).contiguous()
+    Bg = Bc.view(b, c, q, g, n).permute(0, 3, 1, 2, 4).contiguous()  # (b, g, c, q, n)
+    Cg = Cc.view(b, c, q, g, n).permute(0, 3, 1, 2, 4).contiguous()
+    cs_q = dA.view(b, c, q, g, r).permute(0, 3, 1, 2, 4).cumsum(dim=3)  # (b, g, c, q, r)
+    cs_r = cs_q.transpose(3, 4).contiguous()  # (b, g, c, r, q)
 
     same_seg = row_in_prev = state_keep = carry_keep = None
     if seq is not None:
         sq = seq.view(b, c, q)
         ends = torch.cat([seq[:, :1], sq[:, :, -1]], dim=1)  # (b, c+1): before chunk 0, after each
-        same_seg = (sq.unsqueeze(-1) == sq.unsqueeze(-2)).unsqueeze(2)  # (b, c, 1, q, q)
-        row_in_prev = (sq == ends[:, :-1, None]).unsqueeze(-1)  # (b, c, q, 1)
-        state_keep = (sq == ends[:, 1:, None]).unsqueeze(-1)  # (b, c, q, 1)
-        carry_keep = (ends[:, 1:] == ends[:, :-1]).unsqueeze(-1)  # (b, c, 1)
+        same_seg = (sq.unsqueeze(-1) == sq.unsqueeze(-2)).view(b, 1, c, 1, q, q)
+        row_in_prev = (sq == ends[:, :-1, None]).view(b, 1, c, q, 1)
+        state_keep = (sq == ends[:, 1:, None]).view(b, 1, c, q, 1)
+        carry_keep = (ends[:, 1:] == ends[:, :-1]).view(b, 1, c, 1)
 
-    # 1. Inside each chunk: y_i += sum_{j <= i} (C_i . B_j) exp(cs_i - cs_j) dt_j x_j.
+    # 1. Inside each chunk: y_i = sum_{j <= i} (C_i . B_j) exp(cs_i - cs_j) dt_j x_j.
     causal = torch.ones(q, q, dtype=torch.bool, device=x.device).tril()
     keep = causal if same_seg is None else causal & same_seg
-    decay = torch.exp((cs_h.unsqueeze(-1) - cs_h.unsqueeze(-2)).masked_fill(~keep, float("-inf")))
-    CB = Cq @ Bq.transpose(-1, -2)  # (b, c, g, q, q)
-    M = (decay.view(b, c, g, r, q, q) * CB.unsqueeze(3)).view(b, c, h, q, q)
-    y_diag = M @ X.transpose(2, 3)  # (b, c, h, q, p)
+    log_decay = cs_r.unsqueeze(-1) - cs_r.unsqueeze(-2)  # (b, g, c, r, q, q)
+    low = _MIN_LOG_DECAY.get(cd)
+    if low is not None:
+        log_decay = log_decay.clamp_min(low)
+    decay = torch.exp(log_decay.masked_fill(~keep, float("-inf")))
+    CB = Cg @ Bg.transpose(-1, -2)  # (b, g, c, q, q): once per group, not per head
+    y = ((decay * CB.unsqueeze(3)) @ X.transpose(3, 4)).transpose(3, 4)  # (b, g, c, q, r, p)
 
-    if c == 1 and initial_states is None and not return_final_states:
-        y = y_diag.transpose(2, 3)  # nothing enters the only chunk and nothing leaves it
-    else:
-        y = _add_inter_chunk(y_diag, X, cs, Bq, Cq, initial_states, return_final_states, state_keep, carry_keep,
-                             row_in_prev)
-        if return_final_states:
-            y, final_states = y
-    y = y.reshape(b, c * q, h, p)[:, :l]
+    final_states = None
+    if c > 1 or initial_states is not None or return_final_states:
+        # 2-4. Chunk states, handed over between chunks, read by the next chunk's C.
+        states = _chunk_states(X, cs_q, Bg, state_keep)  # (b, g, c, r, p, n)
+        carry = _exp_decay(cs_q[:, :, :, -1])  # (b, g, c, r)
+        if carry_keep is not None:
+            carry = carry * carry_keep
+        init = None if initial_states is None else initial_states.to(cd).view(b, g, r, p, n)
+        entering, final_states = _pass_states(states, carry, init)
+        y_off = Cg @ entering.view(b, g, c, r * p, n).transpose(-1, -2)  # (b, g, c, q, rp)
+        gain = _exp_decay(cs_q)  # (b, g, c, q, r)
+        if row_in_prev is not None:
+            gain = gain * row_in_prev
+        # In-place add onto the fresh product keeps its (b, g, c, q, r, p) layout.
+        y = (y_off.view(b, g, c, q, r, p) * gain.unsqueeze(-1)).add_(y)
+
+    y = y.permute(0, 2, 3, 1, 4, 5).reshape(b, c * q, h, p)[:, :l]
     y = _skip_and_gate(y, x, D, z).to(x.dtype)
     if return_final_states:
-        return y, final_states
+        return y, final_states.reshape(b, h, p, n)
     return y
 
 
