@@ -23,8 +23,9 @@ class ModelStats:
     videos: int
 
     def format(self) -> str:
-        return (f"{self.name}: {self.params / 1e6:.2f} M parameters, "
-                f"{self.flops_per_frame / 1e9:.3f} GFLOPs/frame forward "
+        flops = (f"{self.flops_per_frame / 1e9:.2f} GFLOPs" if self.flops_per_frame >= 1e9
+                 else f"{self.flops_per_frame / 1e6:.2f} MFLOPs")
+        return (f"{self.name}: {self.params / 1e6:.3f} M parameters, {flops}/frame forward "
                 f"(measured on {self.videos} video(s), {self.frames} frames)")
 
 

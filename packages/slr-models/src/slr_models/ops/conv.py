@@ -63,15 +63,21 @@ def _fast_supported(x: Tensor, weight: Tensor, seq_idx: Tensor | None) -> tuple[
     dim, width = weight.shape
     if x.dtype not in (torch.float32, torch.float16, torch.bfloat16):
         return False, f"dtype {x.dtype}"
+    if weight.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+        return False, f"weight dtype {weight.dtype}"
     if not 2 <= width <= 4:
         return False, f"width {width} (the kernel supports 2 to 4)"
-    if seq_idx is not None:
-        channel_last = x.stride(1) == 1 and x.stride(2) > 1
-        if dim % 8 != 0:
-            return False, f"dim {dim} not divisible by 8 (needed with seq_idx)"
-        if not channel_last or x.stride(0) % 8 != 0 or x.stride(2) % 8 != 0:
-            return False, "seq_idx needs a channel-last x (x = y.transpose(1, 2) for y (batch, length, dim))"
+    if seq_idx is not None and dim % 8 != 0:
+        return False, f"dim {dim} not divisible by 8 (needed with seq_idx)"
     return True, ""
+
+
+def _channel_last(x: Tensor) -> Tensor:
+    """``x (batch, dim, length)`` with memory laid out as ``(batch, length, dim)`` and strides that are
+    multiples of 8, as causal-conv1d needs with ``seq_idx`` (copies only when needed)."""
+    if x.stride(1) == 1 and x.stride(2) > 1 and x.stride(2) % 8 == 0 and x.stride(0) % 8 == 0:
+        return x
+    return x.transpose(1, 2).contiguous().transpose(1, 2)
 
 
 def causal_conv1d(
@@ -92,7 +98,8 @@ def causal_conv1d(
         activation: ``None`` or ``"silu"``/``"swish"``.
         backend: ``"reference"``, ``"causal_conv1d"`` (CUDA kernel) or ``"auto"``: the kernel
             when it imported, tensors are on CUDA and it supports the inputs (float dtypes,
-            width 2-4, and with ``seq_idx`` channel-last memory with ``dim % 8 == 0``).
+            width 2-4, and with ``seq_idx`` ``dim % 8 == 0``; ``x`` is then copied to channel-last
+            memory if it is not already).
 
     Returns:
         ``(batch, dim, length)`` in ``x.dtype``.
@@ -114,4 +121,5 @@ def causal_conv1d(
         return causal_conv1d_ref(x, weight, bias, seq_idx=seq_idx, activation=activation)
     if seq_idx is not None:
         seq_idx = seq_idx.to(torch.int32).contiguous()
+        x = _channel_last(x)
     return fast(x, weight, bias, seq_idx=seq_idx, activation=activation)
