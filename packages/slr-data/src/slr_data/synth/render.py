@@ -46,7 +46,27 @@ COLORS = np.array(
     ],
     dtype=np.float32,
 )
-MOTIONS = ("right", "left", "up", "down", "circle", "diagonal", "pulse", "shake")
+#: Where each motion happens (signing-space offsets, fractions of the frame) and how the hand moves there.
+MOTION_ANCHORS = (
+    (-0.27, -0.25),
+    (0.0, -0.3),
+    (0.27, -0.25),
+    (-0.3, 0.02),
+    (0.3, 0.02),
+    (-0.22, 0.27),
+    (0.0, 0.2),
+    (0.22, 0.27),
+)
+MOTIONS = (
+    "upper-left right",
+    "top up",
+    "upper-right left",
+    "left down",
+    "right circle",
+    "lower-left pulse",
+    "centre shake",
+    "lower-right figure-eight",
+)
 #: PHOENIX-2014 train videos per signer (Signer01..09): the default signer shares.
 PHOENIX_SIGNER_SHARES = (1475, 49, 470, 836, 1296, 30, 646, 704, 165)
 REST, NONE = -1, -2
@@ -119,24 +139,32 @@ def signer_styles(config: SynthConfig) -> tuple[list[SignerStyle], np.ndarray]:
 
 
 def _trajectory(motion: int, u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Hand position (units of the signing radius, relative to its centre) and size factor, u in [0, 1]."""
+    """Hand position (fractions of the frame size, relative to the signing-space centre) and
+    radius factor, for sign progress ``u`` in ``[0, 1]``.
+
+    Each motion has its own place in the signing space (:data:`MOTION_ANCHORS`), so that where
+    the hand is already tells motions apart in a single frame, and its own movement there.
+    """
+    ax, ay = MOTION_ANCHORS[motion]
+    kind = MOTIONS[motion].split()[-1]
     one = np.ones_like(u)
-    name = MOTIONS[motion]
-    if name == "right":
-        return -0.9 + 1.8 * u, 0.1 * one, one
-    if name == "left":
-        return 0.9 - 1.8 * u, 0.3 * one, one
-    if name == "up":
-        return 0.35 * one, 0.9 - 1.8 * u, one
-    if name == "down":
-        return -0.35 * one, -0.9 + 1.8 * u, one
-    if name == "circle":
-        return 0.75 * np.cos(2 * np.pi * u), 0.75 * np.sin(2 * np.pi * u), one
-    if name == "diagonal":
-        return -0.8 + 1.6 * u, 0.8 - 1.6 * u, one
-    if name == "pulse":
-        return -0.65 * one, -0.65 * one, 1.0 + 0.35 * np.sin(2 * np.pi * u)
-    return 0.65 + 0.25 * np.sin(6 * np.pi * u), -0.65 * one, one  # shake
+    sweep = 0.1 * (2 * u - 1)
+    if kind == "right":
+        return ax + sweep, ay * one, one
+    if kind == "left":
+        return ax - sweep, ay * one, one
+    if kind == "up":
+        return ax * one, ay - sweep, one
+    if kind == "down":
+        return ax * one, ay + sweep, one
+    if kind == "circle":
+        angle = 2 * np.pi * u
+        return ax + 0.07 * np.cos(angle), ay + 0.07 * np.sin(angle), one
+    if kind == "pulse":
+        return ax * one, ay * one, 1.0 + 0.3 * np.sin(2 * np.pi * u)
+    if kind == "shake":
+        return ax + 0.05 * np.sin(6 * np.pi * u), ay * one, one
+    return ax + 0.07 * np.sin(2 * np.pi * u), ay + 0.07 * np.sin(4 * np.pi * u), one  # figure-eight
 
 
 @dataclass
@@ -163,8 +191,8 @@ def build_timeline(
 ) -> Timeline:
     """Frame-level plan of a sentence: rest, (transition, sign)*, transition, rest."""
     side = config.image_size
-    radius = 0.2 * side * style.scale
-    cx, cy = style.center_x * side, 0.52 * side
+    reach = side * style.scale
+    cx, cy = style.center_x * side, 0.5 * side
     rest = (cx + 0.2 * side, 0.93 * side)
     rows: list[tuple] = []  # (kind_a, kind_b, alpha_b, x, y, size)
     segments = []
@@ -172,7 +200,7 @@ def build_timeline(
     def sign_states(gloss: int, count: int):
         u = (np.arange(count) + 0.5) / count
         dx, dy, size = _trajectory(gloss_signature(gloss).motion, u)
-        return cx + radius * dx, cy + radius * dy, size
+        return cx + reach * dx, cy + reach * dy, size
 
     def add_transition(prev, nxt):
         (kind0, x0, y0, s0), (kind1, x1, y1, s1) = prev, nxt
@@ -277,7 +305,7 @@ def render_video(
     count = len(timeline.x)
     shift = (float(rng.uniform(-0.03, 0.03) * side), float(rng.uniform(-0.03, 0.03) * side))
     grid_y, grid_x = np.mgrid[0:side, 0:side].astype(np.float32) + 0.5
-    radius = (0.11 * side * style.scale) * timeline.size
+    radius = (0.1 * side * style.scale) * timeline.size
     pad = int(np.ceil(1.3 * float(radius.max()))) + 2
     canvas = np.zeros((count, side + 2 * pad, side + 2 * pad, 3), dtype=np.float32)
     canvas[:, pad : pad + side, pad : pad + side] = _base_image(style, side, shift, grid_x, grid_y)
