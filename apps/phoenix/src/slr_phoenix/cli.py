@@ -1,0 +1,184 @@
+"""``slr-phoenix``: train, evaluate and use CSLR models on PHOENIX-2014 (or the synthetic default).
+
+``hatch run train:phoenix [OPTIONS]`` is ``slr-phoenix train [OPTIONS]``;
+``hatch run train:evaluate ...`` and ``hatch run train:predict ...`` are the other two commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from slr_phoenix.settings import BUILTIN_CONFIGS, DATA_ROOT_ENV, ConfigError, dump_yaml, load_config
+
+EXIT_BAD_INPUT = 2
+
+
+def _train_parser(sub) -> None:
+    p = sub.add_parser(
+        "train", help="train and evaluate (the main job)",
+        description="Train a CSLR model and evaluate its best checkpoint on dev and test. With no "
+                    "options: generate (once, cached) the synthetic PHOENIX-format corpus, train "
+                    "slr_mamba_tiny on the CPU and write everything to runs/tiny.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--config", default="tiny", metavar="NAME|YAML",
+                   help=f"built-in config ({', '.join(BUILTIN_CONFIGS)}) or a YAML file; 'base' is the "
+                        "reference recipe (slr_mamba_base, 224 px) for the real corpus")
+    p.add_argument("--data-root", default=os.environ.get(DATA_ROOT_ENV), metavar="PATH",
+                   help=f"real corpus folder (e.g. .../phoenix-2014-multisigner); default ${DATA_ROOT_ENV}; "
+                        "when set, data.corpus becomes phoenix2014 unless the config names phoenix2014t")
+    p.add_argument("--out", metavar="DIR", help="run directory (default: runs/<config name>)")
+    p.add_argument("--resume", default="auto", metavar="auto|none|CKPT",
+                   help="continue from the newest valid checkpoint in --out (auto), start fresh (none), "
+                        "or continue from a checkpoint file")
+    p.add_argument("--epochs", type=int, help="train.optim.epochs")
+    p.add_argument("--batch-size", type=int, help="data.batch_size (videos per process and batch)")
+    p.add_argument("--grad-accum", type=int, help="train.optim.grad_accum_steps")
+    p.add_argument("--lr", type=float, help="train.optim.lr (peak, last layer)")
+    p.add_argument("--precision", choices=("bf16", "fp32"), help="train.precision.dtype")
+    p.add_argument("--seed", type=int, help="train.seed")
+    p.add_argument("--workers", type=int, help="train.loader.num_workers (DataLoader processes)")
+    p.add_argument("--nproc-per-node", type=int, default=1, metavar="N",
+                   help="launch N local processes with torchrun (DDP: gloo on CPU, nccl on CUDA)")
+    p.add_argument("--engine", choices=("ddp", "deepspeed"), help="train.engine.kind")
+    p.add_argument("--deepspeed-config", metavar="JSON", help="train.engine.deepspeed_config")
+    p.add_argument("--zero-stage", type=int, choices=(0, 1, 2), help="train.engine.zero_stage")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config key, e.g. --set train.optim.warmup_epochs=2 (repeatable)")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (train.logging.progress)")
+
+
+def _evaluate_parser(sub) -> None:
+    p = sub.add_parser("evaluate", help="re-score a trained run or checkpoint",
+                       description="Decode dev and/or test with a checkpoint (or a run directory's best "
+                                   "checkpoint) and write CTM, STM and sclite-style reports.")
+    p.add_argument("--checkpoint", required=True, metavar="PATH", help="checkpoint file or run directory")
+    p.add_argument("--split", choices=("dev", "test", "both"), default="both")
+    p.add_argument("--data-root", default=None, metavar="PATH", help="real corpus folder, if it moved")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: <run>/rescore)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--beam-size", type=int, metavar="K", help="beam width (default: the run's, 5)")
+    group.add_argument("--greedy", action="store_true", help="greedy decoding instead of beam search")
+
+
+def _predict_parser(sub) -> None:
+    p = sub.add_parser("predict", help="print the glosses of unseen videos",
+                       description="Recognise the glosses of one or more videos: each a folder of frame "
+                                   "images (png/jpg, natural order) or a video file OpenCV can read.")
+    p.add_argument("--checkpoint", required=True, metavar="PATH", help="checkpoint file or run directory")
+    p.add_argument("videos", nargs="+", metavar="FRAMES_DIR_OR_VIDEO")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--beam-size", type=int, metavar="K", help="beam width (default: the run's, 5)")
+    group.add_argument("--greedy", action="store_true", help="greedy decoding instead of beam search")
+    p.add_argument("--json", action="store_true", help="one JSON object per video instead of text")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="slr-phoenix", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    _train_parser(sub)
+    _evaluate_parser(sub)
+    _predict_parser(sub)
+    return parser
+
+
+def train_overrides(args: argparse.Namespace) -> list[str]:
+    """CLI flags as ``KEY=VALUE`` overrides (applied before ``--set``, which wins)."""
+    pairs = {
+        "train.optim.epochs": args.epochs, "data.batch_size": args.batch_size,
+        "train.optim.grad_accum_steps": args.grad_accum, "train.optim.lr": args.lr,
+        "train.precision.dtype": args.precision, "train.seed": args.seed, "train.loader.num_workers": args.workers,
+        "train.engine.kind": args.engine, "train.engine.deepspeed_config": args.deepspeed_config,
+        "train.engine.zero_stage": args.zero_stage,
+    }
+    out = [f"{k}={json.dumps(v)}" for k, v in pairs.items() if v is not None]
+    if args.data_root:
+        out.append(f"data.root={json.dumps(str(Path(args.data_root).expanduser()))}")
+    resume = None if args.resume.lower() == "none" else args.resume
+    out.append(f"train.checkpoint.resume={json.dumps(resume)}")
+    if args.no_progress:
+        out.append("train.logging.progress=false")
+    return out + list(args.overrides)
+
+
+def resolve_train_config(args: argparse.Namespace):
+    overrides = train_overrides(args)
+    config = load_config(args.config, overrides)
+    if args.data_root and config.data.corpus == "synthetic":
+        config = load_config(args.config, ["data.corpus=phoenix2014", *overrides])
+    return config
+
+
+def _setup_logging(rank: int) -> None:
+    logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+
+def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from slr_train import launch_local, launched_by_torchrun
+
+    config = resolve_train_config(args)
+    if args.print_config:
+        print(dump_yaml(config.to_dict()), end="")
+        return 0
+    run_dir = Path(args.out or Path("runs") / config.name)
+    if args.nproc_per_node > 1 and not launched_by_torchrun():
+        from slr_phoenix.data import prepare_corpus
+
+        prepare_corpus(config.data)  # generate/cache once, before the workers start
+        return launch_local(args.nproc_per_node, ["-m", "slr_phoenix", *argv])
+    from slr_phoenix.pipeline import train
+
+    results = train(config, run_dir)
+    if results is not None:
+        print(json.dumps({k: results[k] for k in ("dev", "test", "epochs", "best_epoch") if k in results}))
+        print(f"run directory: {run_dir}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from slr_phoenix.inference import rescore
+
+    splits = ("dev", "test") if args.split == "both" else (args.split,)
+    result = rescore(args.checkpoint, splits, Path(args.out) if args.out else None, data_root=args.data_root,
+                     beam_size=args.beam_size, greedy=args.greedy)
+    if result:
+        print(json.dumps(result))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from slr_phoenix.inference import load_trained, predict_videos
+
+    loaded = load_trained(args.checkpoint, args.device)
+    for item in predict_videos(loaded, args.videos, beam_size=args.beam_size, greedy=args.greedy):
+        print(json.dumps(item, ensure_ascii=False) if args.json else f"{item['video']}: {' '.join(item['glosses'])}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    _setup_logging(int(os.environ.get("RANK", "0")))
+    from slr_data import DataError
+
+    try:
+        if args.command == "train":
+            return cmd_train(args, argv)
+        if args.command == "evaluate":
+            return cmd_evaluate(args)
+        return cmd_predict(args)
+    except (ConfigError, DataError, FileNotFoundError) as exc:
+        print(f"slr-phoenix {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,116 @@
+"""Corpus preparation and datasets of a run (slr-data behind the app's settings)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from slr_data import (
+    Corpus,
+    LengthBucketBatchSampler,
+    SynthConfig,
+    TemporalConfig,
+    VideoDataset,
+    Vocabulary,
+    collate_packed,
+    eval_preset,
+    generate_synthetic_corpus,
+    load_phoenix2014,
+    load_phoenix2014t,
+    train_preset,
+    write_stm,
+)
+from slr_train import EvalSet, TrainSet
+from slr_train.atomic import atomic_write_bytes
+
+from slr_phoenix.settings import DataSettings
+
+_log = logging.getLogger(__name__)
+
+
+def synthetic_config(settings: DataSettings) -> SynthConfig:
+    return SynthConfig.from_dict(dict(settings.synthetic))
+
+
+def prepare_corpus(settings: DataSettings) -> Corpus:
+    """Load the run's corpus; the synthetic one is generated on first use and cached."""
+    if settings.corpus == "synthetic":
+        config = synthetic_config(settings)
+        out = settings.synthetic_cache() / config.content_key()
+        generated = generate_synthetic_corpus(out, config)
+        if not generated.cached:
+            _log.info("generated the synthetic corpus in %s", out)
+        return load_phoenix2014(generated.root, unk_policy=settings.unk_policy)
+    root = Path(settings.root).expanduser()
+    if not root.exists():
+        raise FileNotFoundError(f"{root}: data root does not exist (data.root / --data-root)")
+    if settings.corpus == "phoenix2014t":
+        return load_phoenix2014t(root, resolution=settings.resolution, unk_policy=settings.unk_policy)
+    return load_phoenix2014(root, resolution=settings.resolution, unk_policy=settings.unk_policy)
+
+
+def temporal_config(settings: DataSettings) -> TemporalConfig:
+    return TemporalConfig(**settings.temporal)
+
+
+def eval_temporal_config(settings: DataSettings) -> TemporalConfig:
+    """Evaluation keeps every ``frame_interval``-th frame from the first, nothing random."""
+    train = temporal_config(settings)
+    return TemporalConfig(frame_interval=train.frame_interval, random_offset=False, rescale=0.0,
+                          max_frames=None, min_frames=train.min_frames)
+
+
+@dataclass(frozen=True)
+class RunData:
+    """Everything the Trainer and the final evaluation need from the corpus."""
+
+    corpus: Corpus
+    vocab: Vocabulary
+    train: TrainSet
+    evals: dict[str, EvalSet]
+
+
+def eval_dataset(records, vocab: Vocabulary, settings: DataSettings, img_size: int) -> VideoDataset:
+    return VideoDataset(records, vocab, eval_preset(img_size), temporal=eval_temporal_config(settings),
+                        on_error=settings.on_error, preload=settings.preload,
+                        decode_threads=settings.num_decode_threads)
+
+
+def build_run_data(corpus: Corpus, settings: DataSettings, img_size: int, seed: int,
+                   splits: tuple[str, ...] = ("dev", "test")) -> RunData:
+    """Datasets of a training run: augmented train set, plain eval sets of ``splits``."""
+    vocab = corpus.vocab
+    train_records = corpus["train"]
+    train_ds = VideoDataset(train_records, vocab, train_preset(img_size, profile=settings.augment),
+                            temporal=temporal_config(settings), on_error=settings.on_error,
+                            preload=settings.preload, decode_threads=settings.num_decode_threads)
+    batch_size, max_frames = settings.batch_size, settings.max_frames
+
+    def sampler(lengths: list[int], num_replicas: int, rank: int) -> LengthBucketBatchSampler:
+        return LengthBucketBatchSampler(lengths, batch_size=batch_size, max_frames=max_frames, seed=seed,
+                                        num_replicas=num_replicas, rank=rank)
+
+    train = TrainSet(train_ds, [r.video_id for r in train_records], train_ds.lengths(),
+                     [label.tolist() for label in train_ds.labels], collate_packed, sampler)
+    return RunData(corpus, vocab, train, build_eval_sets(corpus, settings, img_size, splits))
+
+
+def build_eval_sets(corpus: Corpus, settings: DataSettings, img_size: int,
+                    splits: tuple[str, ...]) -> dict[str, EvalSet]:
+    """Un-augmented evaluation sets of ``splits`` (a split the corpus lacks raises ``KeyError``)."""
+    return {split: EvalSet(split, dataset, collate_packed, dataset.lengths())
+            for split in splits
+            for dataset in [eval_dataset(corpus[split], corpus.vocab, settings, img_size)]}
+
+
+def reference_stm(corpus: Corpus, split: str, out: Path) -> Path:
+    """Write the split's ground truth to ``out``: the corpus' own STM when it ships one."""
+    source = corpus.stm.get(split)
+    if source is not None and Path(source).is_file():
+        text = Path(source).read_text(encoding="utf-8")
+        atomic_write_bytes(out, text.encode("utf-8"))
+    else:
+        write_stm(out, corpus[split])
+    return out
+

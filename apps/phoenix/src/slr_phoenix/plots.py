@@ -1,0 +1,62 @@
+"""Loss and WER curves of a run as PNG files (from ``history.json``)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any, Sequence
+
+from slr_train.atomic import atomic_write_bytes
+
+
+def _figure_png(draw) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    try:
+        draw(ax)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        return buffer.getvalue()
+    finally:
+        plt.close(fig)
+
+
+def _series(history: Sequence[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
+    points = [(entry["epoch"], entry[key]) for entry in history if entry.get(key) is not None]
+    return [p[0] for p in points], [float(p[1]) for p in points]
+
+
+def write_plots(history: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
+    """``loss.png`` (mean train CTC loss per epoch) and ``wer.png`` (dev WER, raw and EMA)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    def loss(ax) -> None:
+        epochs, values = _series(history, "train_loss")
+        ax.plot(epochs, values, marker="o", label="train CTC loss")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss per video")
+        ax.set_title("Training loss")
+        ax.legend()
+
+    def wer(ax) -> None:
+        for key, label in (("dev_wer_raw", "dev WER (raw weights)"), ("dev_wer_ema", "dev WER (EMA weights)")):
+            epochs, values = _series(history, key)
+            if epochs:
+                ax.plot(epochs, values, marker="o", label=label)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("WER %")
+        ax.set_title("Dev WER (greedy decoding during training)")
+        ax.legend()
+
+    paths = []
+    for name, draw in (("loss.png", loss), ("wer.png", wer)):
+        path = out_dir / name
+        atomic_write_bytes(path, _figure_png(draw))
+        paths.append(path)
+    return paths

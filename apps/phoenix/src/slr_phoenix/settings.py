@@ -1,0 +1,275 @@
+"""The app's configuration: YAML files mapped onto the packages' frozen dataclasses.
+
+A run is described by one :class:`AppConfig` with four parts:
+
+* ``data`` (:class:`DataSettings`): which corpus (the embedded synthetic default, or real
+  PHOENIX-2014 / 2014-T under ``root``), augmentation profile, temporal sampling, batching;
+* ``model`` (:class:`ModelSettings`): a registered ``slr_models`` name plus field overrides;
+* ``train``: :class:`slr_train.TrainConfig` (optimiser, precision, EMA, checkpoints, engine, ...);
+* ``eval`` (:class:`EvalSettings`): decoder, beam size and scoring protocol.
+
+YAML files hold any subset of these keys; missing keys take the defaults below, unknown keys
+are an error naming the file and the key. ``load_config`` starts from a built-in file
+(``tiny``/``base``) or a path, applies ``key.path=value`` overrides, and validates everything
+by building the dataclasses. ``AppConfig.to_dict()`` is the fully resolved config saved as
+``config.yaml`` in every run directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+from slr_train import TrainConfig
+
+CORPORA = ("synthetic", "phoenix2014", "phoenix2014t")
+DECODERS = ("beam", "greedy")
+BUILTIN_CONFIGS = ("tiny", "base")
+DATA_ROOT_ENV = "SLR_PHOENIX_ROOT"
+CACHE_ENV = "SLR_CACHE_DIR"
+
+
+class ConfigError(ValueError):
+    """A configuration file or override is invalid; the message names the file/key."""
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """Where the videos come from and how they are batched.
+
+    Attributes:
+        corpus: ``synthetic`` (generated once, cached), ``phoenix2014`` or ``phoenix2014t``.
+        root: the real corpus folder (``.../phoenix-2014-multisigner``, ``.../PHOENIX-2014-T``
+            or a folder with the preprocessed ``*_info.npy``); unused for ``synthetic``.
+        synthetic: :class:`slr_data.SynthConfig` fields of the synthetic corpus.
+        cache_dir: where synthetic corpora are cached (default ``$SLR_CACHE_DIR`` or
+            ``~/.cache/slr``), one folder per distinct synthetic config.
+        resolution: ``210x260px`` or ``256x256px`` (PHOENIX-2014 frame trees).
+        augment: train augmentation profile of :func:`slr_data.train_preset`
+            (``phoenix``: the reference recipe; ``synthetic``: mild, colour-preserving).
+        temporal: :class:`slr_data.TemporalConfig` fields for training (eval keeps every
+            ``frame_interval``-th frame, no rescaling).
+        batch_size: videos per training batch (per process).
+        max_frames: optional frame budget per training batch (per process).
+        preload: decode every video once into memory (small corpora only).
+        num_decode_threads: threads decoding one video's PNG frames.
+        on_error: ``raise`` on a missing/corrupt frame, or ``skip`` the video with a warning.
+        unk_policy: labels with glosses outside the vocabulary: ``error`` or map to ``unk``.
+    """
+
+    corpus: str = "synthetic"
+    root: str | None = None
+    synthetic: Mapping[str, Any] = field(default_factory=dict)
+    cache_dir: str | None = None
+    resolution: str = "210x260px"
+    augment: str = "synthetic"
+    temporal: Mapping[str, Any] = field(default_factory=dict)
+    batch_size: int | None = 8
+    max_frames: int | None = None
+    preload: bool = True
+    num_decode_threads: int | None = None
+    on_error: str = "raise"
+    unk_policy: str = "error"
+
+    def __post_init__(self) -> None:
+        _check(self.corpus in CORPORA, "data.corpus", f"must be one of {CORPORA}, got {self.corpus!r}")
+        _check(self.corpus == "synthetic" or self.root, "data.root",
+               f"corpus {self.corpus!r} needs the corpus folder (--data-root or ${DATA_ROOT_ENV})")
+        _check(self.batch_size is not None or self.max_frames is not None, "data.batch_size",
+               "give batch_size, max_frames or both")
+        _check(self.augment in ("phoenix", "synthetic"), "data.augment",
+               f"must be 'phoenix' or 'synthetic', got {self.augment!r}")
+        _check(self.on_error in ("raise", "skip"), "data.on_error", f"must be 'raise' or 'skip', got {self.on_error!r}")
+        object.__setattr__(self, "synthetic", dict(self.synthetic))
+        object.__setattr__(self, "temporal", dict(self.temporal))
+
+    def synthetic_cache(self) -> Path:
+        base = self.cache_dir or os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "slr"
+        return Path(base).expanduser() / "synthetic"
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """``slr_models.create_model(name, num_classes, **overrides)``."""
+
+    name: str = "slr_mamba_tiny"
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "overrides", dict(self.overrides))
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """Final evaluation of the best checkpoint: decoder and the scoring protocol.
+
+    ``protocol`` names an ``slr_metrics`` protocol (``phoenix2014`` is the official PHOENIX-2014
+    evaluation). During training dev is scored with greedy decoding under the same protocol.
+    """
+
+    decoder: str = "beam"
+    beam_size: int = 5
+    protocol: str = "phoenix2014"
+    splits: tuple[str, ...] = ("dev", "test")
+
+    def __post_init__(self) -> None:
+        _check(self.decoder in DECODERS, "eval.decoder", f"must be one of {DECODERS}, got {self.decoder!r}")
+        _check(self.beam_size >= 1, "eval.beam_size", f"must be >= 1, got {self.beam_size}")
+        object.__setattr__(self, "splits", tuple(self.splits))
+        bad = [s for s in self.splits if s not in ("dev", "test")]
+        _check(not bad, "eval.splits", f"must be 'dev' and/or 'test', got {list(self.splits)}")
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """A whole run: ``name`` (the config it came from), data, model, train, eval."""
+
+    name: str = "tiny"
+    data: DataSettings = field(default_factory=DataSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalSettings = field(default_factory=EvalSettings)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (lists, dicts, numbers, strings): the resolved ``config.yaml``."""
+        out = {
+            "name": self.name,
+            "data": dataclasses.asdict(self.data),
+            "model": dataclasses.asdict(self.model),
+            "train": self.train.to_dict(),
+            "eval": dataclasses.asdict(self.eval),
+        }
+        return json.loads(json.dumps(out))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "<config>") -> AppConfig:
+        """Build and validate; errors name ``source`` and the offending key."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+        _no_unknown(data, {f.name for f in dataclasses.fields(cls)}, "", source)
+        try:
+            return cls(
+                name=str(data.get("name", "custom")),
+                data=_build(DataSettings, data.get("data", {}), "data", source),
+                model=_build(ModelSettings, data.get("model", {}), "model", source),
+                train=TrainConfig.from_dict(data.get("train", {}) or {}),
+                eval=_build(EvalSettings, data.get("eval", {}), "eval", source),
+            )
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, ConfigError):
+                raise
+            raise ConfigError(f"{source}: {exc}") from exc
+
+
+def _check(condition: Any, key: str, message: str) -> None:
+    if not condition:
+        raise ConfigError(f"{key}: {message}")
+
+
+def _no_unknown(data: Mapping[str, Any], known: set[str], prefix: str, source: str) -> None:
+    unknown = sorted(set(data) - known)
+    if unknown:
+        where = f"{prefix}." if prefix else ""
+        raise ConfigError(f"{source}: unknown key(s) {[where + k for k in unknown]}; known: {sorted(known)}")
+
+
+def _build(cls: type, data: Any, prefix: str, source: str) -> Any:
+    data = {} if data is None else data
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: {prefix} must be a mapping, got {type(data).__name__}")
+    _no_unknown(data, {f.name for f in dataclasses.fields(cls)}, prefix, source)
+    try:
+        return cls(**data)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+# ------------------------------------------------------------------------------ YAML + overrides
+class _Loader(yaml.SafeLoader):
+    """SafeLoader reading YAML 1.2 floats too: ``3e-4`` is a number, not the string "3e-4"."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                  |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                  |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                  |[-+]?\.(?:inf|Inf|INF)
+                  |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."),
+)
+
+
+def _yaml_load(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    """A YAML mapping from ``path``; syntax errors name the file and line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
+    try:
+        data = _yaml_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{line}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def builtin_config_path(name: str) -> Path:
+    """The packaged YAML of a built-in config (``tiny``, ``base``)."""
+    return Path(str(resources.files("slr_phoenix") / "configs" / f"{name}.yaml"))
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"train.optim.lr=3e-4"`` -> ``(["train", "optim", "lr"], 0.0003)`` (value parsed as YAML)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {text!r}: expected KEY=VALUE, e.g. train.optim.lr=3e-4")
+    try:
+        value = _yaml_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def apply_override(data: dict[str, Any], keys: list[str], value: Any) -> None:
+    node = data
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"override {'.'.join(keys)}: {key!r} is not a mapping")
+        node = child
+    node[keys[-1]] = value
+
+
+def load_config(config: str = "tiny", overrides: list[str] | tuple[str, ...] = ()) -> AppConfig:
+    """Resolve a built-in name or YAML path plus ``KEY=VALUE`` overrides into an :class:`AppConfig`."""
+    if config in BUILTIN_CONFIGS:
+        path, name = builtin_config_path(config), config
+    else:
+        path, name = Path(config), Path(config).stem
+    data = read_yaml(path)
+    data.setdefault("name", name)
+    for text in overrides:
+        apply_override(data, *parse_override(text))
+    return AppConfig.from_dict(data, source=str(path))
+
+
+def dump_yaml(data: Mapping[str, Any]) -> str:
+    return yaml.safe_dump(dict(data), sort_keys=False, default_flow_style=False)
