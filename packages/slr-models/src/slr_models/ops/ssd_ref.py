@@ -92,6 +92,40 @@ def _pass_states(states, carry, initial_states):
     return torch.stack(entering, dim=2), state
 
 
+class _IntraChunk(torch.autograd.Function):
+    """Outputs from inside each chunk, with a hand-written backward (about half the memory passes
+    of autograd's over the ``(q, q)`` decay matrices, the largest tensors of the scan).
+
+    ``cs_r (b, g, c, r, q)`` cumulative ``dt * A``, ``CB (b, g, c, q, q)``, ``X_t (b, g, c, r, q, p)``
+    (``dt * x``), ``keep`` boolean mask broadcastable to ``(b, g, c, r, q, q)`` ->
+    ``y_i = sum_j keep_ij exp(cs_i - cs_j) CB_ij X_j``, shape ``(b, g, c, r, q, p)``.
+    """
+
+    @staticmethod
+    def forward(ctx, cs_r, CB, X_t, keep, low):
+        with torch.autocast(cs_r.device.type, enabled=False):  # all in the compute dtype
+            log_decay = cs_r.unsqueeze(-1) - cs_r.unsqueeze(-2)  # (b, g, c, r, q, q)
+            if low is not None:
+                log_decay.clamp_min_(low)
+            decay = log_decay.masked_fill_(~keep, float("-inf")).exp_()
+            M = decay * CB.unsqueeze(3)
+            ctx.save_for_backward(decay, M, X_t)
+            return M @ X_t
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        decay, M, X_t = ctx.saved_tensors
+        with torch.autocast(grad_y.device.type, enabled=False):
+            grad_y = grad_y.to(M.dtype)
+            grad_M = grad_y @ X_t.transpose(-1, -2)  # (b, g, c, r, q, q)
+            grad_X = M.transpose(-1, -2) @ grad_y
+            grad_CB = (grad_M * decay).sum(dim=3)
+            # d/d(cs_i - cs_j) of M_ij is M_ij (the clamp's zero slope below exp(-60) is ignored).
+            grad_log = grad_M.mul_(M)
+            grad_cs = grad_log.sum(dim=-1) - grad_log.sum(dim=-2)
+        return grad_cs, grad_CB, grad_X, None, None
+
+
 def ssd_scan_ref(
     x: Tensor,
     dt: Tensor,
@@ -159,13 +193,9 @@ def ssd_scan_ref(
     # 1. Inside each chunk: y_i = sum_{j <= i} (C_i . B_j) exp(cs_i - cs_j) dt_j x_j.
     causal = torch.ones(q, q, dtype=torch.bool, device=x.device).tril()
     keep = causal if same_seg is None else causal & same_seg
-    log_decay = cs_r.unsqueeze(-1) - cs_r.unsqueeze(-2)  # (b, g, c, r, q, q)
-    low = _MIN_LOG_DECAY.get(cd)
-    if low is not None:
-        log_decay = log_decay.clamp_min(low)
-    decay = torch.exp(log_decay.masked_fill(~keep, float("-inf")))
     CB = Cg @ Bg.transpose(-1, -2)  # (b, g, c, q, q): once per group, not per head
-    y = ((decay * CB.unsqueeze(3)) @ X.transpose(3, 4)).transpose(3, 4)  # (b, g, c, q, r, p)
+    y = _IntraChunk.apply(cs_r, CB, X.transpose(3, 4), keep, _MIN_LOG_DECAY.get(cd))
+    y = y.transpose(3, 4)  # (b, g, c, q, r, p)
 
     final_states = None
     if c > 1 or initial_states is not None or return_final_states:
