@@ -3,7 +3,6 @@
 import cv2
 import numpy as np
 import pytest
-
 from slr_data import DataFormatError, load_phoenix2014, load_phoenix2014t, read_corpus_csv, read_info_file
 
 CSV_HEADER = "id|folder|signer|annotation"
