@@ -98,6 +98,20 @@ def test_read_video_errors_name_the_path(tmp_path):
         read_video(garbage)
 
 
+def test_grey_alpha_and_16_bit_frames_become_rgb(tmp_path):
+    grey = np.arange(48, dtype=np.uint8).reshape(6, 8)
+    cv2.imwrite(str(tmp_path / "a0.png"), grey)
+    bgra = np.zeros((6, 8, 4), np.uint8)
+    bgra[..., 0], bgra[..., 3] = 200, 255  # blue, opaque
+    cv2.imwrite(str(tmp_path / "a1.png"), bgra)
+    cv2.imwrite(str(tmp_path / "a2.png"), np.full((6, 8, 3), 40000, np.uint16))
+    video = read_video(tmp_path)
+    assert video.shape == (3, 6, 8, 3) and video.dtype == np.uint8
+    np.testing.assert_array_equal(video[0, ..., 1], grey)
+    assert tuple(video[1, 0, 0]) == (0, 0, 200)
+    assert tuple(video[2, 0, 0]) == (40000 >> 8,) * 3
+
+
 def test_frame_read_error_survives_pickling():
     import pickle
 

@@ -91,28 +91,41 @@ def _executor(num_threads: int) -> ThreadPoolExecutor:
         return pool
 
 
-def _decode_bgr(path: Path) -> np.ndarray:
+_TO_RGB = {1: cv2.COLOR_GRAY2RGB, 3: cv2.COLOR_BGR2RGB, 4: cv2.COLOR_BGRA2RGB}
+
+
+def _decode_raw(path: Path) -> np.ndarray:
+    """The image as stored (``IMREAD_UNCHANGED`` skips OpenCV's own colour pass); 8-bit."""
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except FileNotFoundError:
         raise FrameReadError(path, "frame file is missing") from None
     except OSError as exc:
         raise FrameReadError(path, f"cannot read frame file ({exc.strerror or exc})") from None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
         raise FrameReadError(path, "corrupt or unsupported image (cv2.imdecode failed)")
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise FrameReadError(path, f"unsupported pixel type {image.dtype}")
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    if channels not in _TO_RGB:
+        raise FrameReadError(path, f"unsupported number of channels ({channels})")
     return image
 
 
-def _decode_into(out: np.ndarray, index: int, path: Path) -> None:
-    image = _decode_bgr(path)
-    if image.shape != out.shape[1:]:
+def _decode_into(out: np.ndarray, index: int, path: Path, image: np.ndarray | None = None) -> None:
+    """Decode ``path`` (unless ``image`` is given) and write it as RGB into ``out[index]``."""
+    image = _decode_raw(path) if image is None else image
+    if image.shape[:2] != out.shape[1:3]:
         raise FrameReadError(
             path,
             f"frame size {image.shape[1]}x{image.shape[0]} differs from the video's first "
             f"frame ({out.shape[2]}x{out.shape[1]})",
         )
-    cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=out[index])
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    cv2.cvtColor(image, _TO_RGB[channels], dst=out[index])
 
 
 def decode_frames(paths: Sequence[str | os.PathLike], *, num_threads: int | None = None) -> np.ndarray:
@@ -129,11 +142,9 @@ def decode_frames(paths: Sequence[str | os.PathLike], *, num_threads: int | None
     paths = [Path(p) for p in paths]
     if not paths:
         raise ValueError("decode_frames needs at least one frame path")
-    first = _decode_bgr(paths[0])
-    if first.ndim != 3 or first.shape[2] != 3:  # pragma: no cover - IMREAD_COLOR guarantees 3 channels
-        raise FrameReadError(paths[0], f"unexpected decoded shape {first.shape}")
-    out = np.empty((len(paths), *first.shape), dtype=np.uint8)
-    cv2.cvtColor(first, cv2.COLOR_BGR2RGB, dst=out[0])
+    first = _decode_raw(paths[0])
+    out = np.empty((len(paths), *first.shape[:2], 3), dtype=np.uint8)
+    _decode_into(out, 0, paths[0], first)
     cache = {paths[0]: 0}
     jobs = []
     for i, path in enumerate(paths[1:], start=1):

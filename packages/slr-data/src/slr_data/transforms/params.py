@@ -49,11 +49,16 @@ class VideoAugParams:
         sx, sy = out_w / w, out_h / h
         return np.array([[sx, 0.0, (0.5 - x0) * sx - 0.5], [0.0, sy, (0.5 - y0) * sy - 0.5]])
 
-    def matrix(self) -> np.ndarray:
-        """2x3 matrix: source pixel coords -> final output pixel coords (crop, affine, flip)."""
+    def geometry_matrix(self) -> np.ndarray:
+        """2x3 matrix: source pixel coords -> output coords of crop, resize and affine (no flip)."""
         m = _to3(self.crop_matrix())
         if self.affine is not None:
             m = _to3(self.affine) @ m
+        return m[:2]
+
+    def matrix(self) -> np.ndarray:
+        """2x3 matrix: source pixel coords -> final output pixel coords (crop, affine, flip)."""
+        m = _to3(self.geometry_matrix())
         if self.flip:
             m = np.array([[-1.0, 0.0, self.out_size[1] - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]) @ m
         return m[:2]
@@ -94,7 +99,7 @@ def _random_resized_crop(height, width, scale, ratio, rng) -> tuple[int, int, in
     return (width - w) // 2, (height - h) // 2, w, h
 
 
-def _geometry_matrix(ops, out_size) -> np.ndarray | None:
+def _ops_affine(ops, out_size) -> np.ndarray | None:
     """Compose rotate / shear / translate ops about the output centre into one 2x3 matrix."""
     out_h, out_w = out_size
     cx, cy = (out_w - 1) / 2, (out_h - 1) / 2
@@ -165,7 +170,7 @@ def sample_train_params(
         source_size=(height, width),
         crop=crop,
         out_size=out_size,
-        affine=_geometry_matrix(ops, out_size),
+        affine=_ops_affine(ops, out_size),
         flip=flip,
         color_ops=tuple(op for op in ops if op[0] not in GEOMETRY_OPS and op[0] != "identity"),
         erase=erase,

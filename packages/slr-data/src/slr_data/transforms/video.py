@@ -90,9 +90,15 @@ class VideoTransform:
         _check_video(video)
         if tuple(video.shape[1:3]) != tuple(params.source_size):
             raise ValueError(f"params are for frames {params.source_size}, video has {video.shape[1:3]}")
-        out = _crop_resize(video, params.crop, params.out_size)
-        if params.affine is not None:
-            out = _warp(out, params.affine, params.fill)
+        crop_w, crop_h = params.crop[2:]
+        shrink = crop_w >= 2 * params.out_size[1] or crop_h >= 2 * params.out_size[0]
+        if params.affine is not None and not shrink:
+            # one pass: crop + resize + affine as a single warp of the source frame
+            out = _warp(video, params.geometry_matrix(), params.fill, params.out_size)
+        else:
+            out = _crop_resize(video, params.crop, params.out_size)
+            if params.affine is not None:  # a large shrink: area-resize first (no aliasing), then warp
+                out = _warp(out, params.affine, params.fill, params.out_size)
         if params.flip:
             out = np.ascontiguousarray(out[:, :, ::-1])
         apply_color_ops(out, params.color_ops)
@@ -139,10 +145,12 @@ def _crop_resize(video: np.ndarray, crop, out_size) -> np.ndarray:
     return out
 
 
-def _warp(video: np.ndarray, matrix: np.ndarray, fill) -> np.ndarray:
-    out = np.empty_like(video)
-    out_h, out_w = video.shape[1:3]
+def _warp(video: np.ndarray, matrix: np.ndarray, fill, out_size) -> np.ndarray:
+    """``cv2.warpAffine`` of every frame with the 2x3 forward ``matrix`` into ``out_size`` frames."""
+    out_h, out_w = out_size
+    out = np.empty((video.shape[0], out_h, out_w, 3), dtype=np.uint8)
     matrix = np.asarray(matrix, dtype=np.float64)
+    border = tuple(int(v) for v in fill)
     for t in range(video.shape[0]):
         cv2.warpAffine(
             video[t],
@@ -151,6 +159,6 @@ def _warp(video: np.ndarray, matrix: np.ndarray, fill) -> np.ndarray:
             dst=out[t],
             flags=cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_CONSTANT,
-            borderValue=tuple(int(v) for v in fill),
+            borderValue=border,
         )
     return out
