@@ -7,9 +7,6 @@ augmentation, for unseen videos), this would fail long before a full training ru
 import numpy as np
 import pytest
 import torch
-from torch import nn
-from torch.utils.data import DataLoader
-
 from slr_data import (
     LengthBucketBatchSampler,
     SynthConfig,
@@ -20,6 +17,8 @@ from slr_data import (
     load_phoenix2014,
     train_preset,
 )
+from torch import nn
+from torch.utils.data import DataLoader
 
 
 class _FrameConvCTC(nn.Module):
