@@ -58,8 +58,9 @@ def test_forward_shapes_and_ctc_loss(models_seed):
     "overrides",
     [
         {},
-        {"temporal_downsample_at": (0, 2), "attention_layers": (1,), "attention_heads": 4},
-        {"img_size": 64, "stem_dims": (16, 32), "ngroups": 1, "temporal_stride": 3, "temporal_downsample_at": (1,)},
+        {"temporal_downsample_at": (0, 2), "attention_layers": (1,), "attention_heads": 4, "global_pool": "avgmax"},
+        {"img_size": 64, "stem_dims": (16, 32), "stem_blocks": 1, "temporal_stride": 3, "temporal_downsample_at": (1,),
+         "global_pool": "max"},
     ],
 )
 def test_batch_invariance(models_seed, overrides):
@@ -119,6 +120,7 @@ def test_config_round_trip_restores_the_same_model(models_seed):
         ({"backend": "cuda"}, "backend"),
         ({"num_classes": 1}, "num_classes"),
         ({"drop_path_rate": 1.0}, "drop_path_rate"),
+        ({"global_pool": "sum"}, "global_pool"),
     ],
 )
 def test_invalid_configs_are_rejected(change, message):

@@ -9,6 +9,7 @@ from typing import Any
 from slr_models.layers.common import MODEL_BACKENDS
 
 _TUPLE_FIELDS = ("stem_dims", "attention_layers", "temporal_downsample_at")
+GLOBAL_POOLS = ("avg", "max", "avgmax")
 
 
 @dataclass(frozen=True)
@@ -23,8 +24,9 @@ class SLRMambaConfig:
     ``attention_layers``), bidirectional temporal Mamba2, FFN (``mlp_ratio``); pre-norm residual with
     drop path rising linearly to ``drop_path_rate``. ``temporal_downsample_at`` lists positions
     ``i`` in ``[0, depth]`` where frames are merged by ``temporal_stride`` before block ``i``
-    (``i == depth``: before the head). Head: final norm, ``[mean of patches, cls]`` -> linear ->
-    log-softmax over ``num_classes`` (blank = 0).
+    (``i == depth``: before the head). Head: final norm, ``[pooled patches, cls]`` -> linear ->
+    log-softmax over ``num_classes`` (blank = 0), the patches pooled by ``global_pool``: ``"avg"``
+    (mean, the reference design), ``"max"`` or ``"avgmax"`` (both, concatenated).
     """
 
     name: str = "custom"
@@ -48,6 +50,7 @@ class SLRMambaConfig:
     attention_heads: int = 8
     temporal_downsample_at: tuple[int, ...] = ()
     temporal_stride: int = 2
+    global_pool: str = "avg"
     drop_path_rate: float = 0.1
     norm_eps: float = 1e-5
     rms_norm: bool = False
@@ -93,6 +96,8 @@ class SLRMambaConfig:
             raise ValueError(f"drop_path_rate must be in [0, 1), got {self.drop_path_rate}")
         if self.mlp_ratio <= 0:
             raise ValueError(f"mlp_ratio must be > 0, got {self.mlp_ratio}")
+        if self.global_pool not in GLOBAL_POOLS:
+            raise ValueError(f"global_pool must be one of {GLOBAL_POOLS}, got {self.global_pool!r}")
         if self.backend not in MODEL_BACKENDS:
             raise ValueError(f"backend must be one of {MODEL_BACKENDS}, got {self.backend!r}")
 

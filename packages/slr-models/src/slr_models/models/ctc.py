@@ -56,7 +56,8 @@ class SLRMambaCTC(nn.Module):
             {str(i): TemporalDownsample(c.d_model, c.temporal_stride) for i in sorted(c.temporal_downsample_at)}
         )
         self.norm_f = AddNorm(c.d_model, c.norm_eps, c.rms_norm, c.backend)
-        self.head = nn.Linear(2 * c.d_model, c.num_classes)
+        pooled = 2 if c.global_pool == "avgmax" else 1
+        self.head = nn.Linear((pooled + 1) * c.d_model, c.num_classes)
         self.apply(self._init_linear)
 
     def _make_block(self, index: int, drop_path: float) -> SLRBlock:
@@ -116,8 +117,9 @@ class SLRMambaCTC(nn.Module):
 
     def forward_features(self, frames: Tensor, lengths: Tensor, seq_idx: Tensor | None = None,
                          heatmaps: Tensor | None = None) -> tuple[Tensor, Packing]:
-        """Per-frame features ``(F', 2 d_model)`` (``[mean of patch tokens, cls token]`` after the final
-        norm) and the :class:`Packing` after temporal downsampling."""
+        """Per-frame features ``(F', k d_model)``: ``[pooled patch tokens, cls token]`` after the final norm
+        (``k = 2``, or 3 with ``global_pool="avgmax"``), and the :class:`Packing` after temporal
+        downsampling."""
         packing = self._check_inputs(frames, lengths, seq_idx, heatmaps)
         if heatmaps is not None:
             size = (self.config.img_size, self.config.img_size)
@@ -131,7 +133,12 @@ class SLRMambaCTC(nn.Module):
         if str(len(self.blocks)) in self.downsamplers:
             hidden, residual, packing = self._downsample(str(len(self.blocks)), hidden, residual, packing)
         normed, _ = self.norm_f(hidden, residual)
-        return torch.cat([normed[:, :-1].mean(dim=1), normed[:, -1]], dim=-1), packing
+        patches, cls = normed[:, :-1], normed[:, -1]
+        pool = self.config.global_pool
+        pooled = [patches.mean(dim=1)] if pool in ("avg", "avgmax") else []
+        if pool in ("max", "avgmax"):
+            pooled.append(patches.amax(dim=1))
+        return torch.cat([*pooled, cls], dim=-1), packing
 
     def forward(self, frames: Tensor, lengths: Tensor, seq_idx: Tensor | None = None,
                 heatmaps: Tensor | None = None) -> CTCOutput:

@@ -40,8 +40,9 @@ def _discretize(dt: Tensor, A: Tensor, dt_bias: Tensor | None, dt_softplus: bool
     return dt, dt * A.to(cd)
 
 
-# Decays below exp(-60) ~ 1e-26 are negligible next to the terms they are added to, but float32
-# values that small are denormal, where x86 arithmetic is about 100x slower: clamp the exponent.
+# Decays below exp(-60) ~ 1e-26 are negligible next to the terms they are added to, but in float32
+# they soon reach the denormal range (below exp(-87)), alone or multiplied by small values, where
+# x86 arithmetic is about 100x slower: clamp the exponent.
 _MIN_LOG_DECAY = {torch.float32: -60.0}
 
 
