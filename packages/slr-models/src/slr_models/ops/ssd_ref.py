@@ -117,7 +117,7 @@ class _IntraChunk(torch.autograd.Function):
     def backward(ctx, grad_y):
         decay, M, X_t = ctx.saved_tensors
         with torch.autocast(grad_y.device.type, enabled=False):
-            grad_y = grad_y.to(M.dtype)
+            grad_y = grad_y.to(M.dtype).contiguous()  # used by two GEMMs: copy (if needed) once
             grad_M = grad_y @ X_t.transpose(-1, -2)  # (b, g, c, r, q, q)
             grad_X = M.transpose(-1, -2) @ grad_y
             grad_CB = (grad_M * decay).sum(dim=3)
@@ -195,7 +195,8 @@ def ssd_scan_ref(
     causal = torch.ones(q, q, dtype=torch.bool, device=x.device).tril()
     keep = causal if same_seg is None else causal & same_seg
     CB = Cg @ Bg.transpose(-1, -2)  # (b, g, c, q, q): once per group, not per head
-    y = _IntraChunk.apply(cs_r, CB, X.transpose(3, 4), keep, _MIN_LOG_DECAY.get(cd))
+    X_t = X.transpose(3, 4) if r == 1 else X.transpose(3, 4).contiguous()  # (b, g, c, r, q, p) for bmm
+    y = _IntraChunk.apply(cs_r, CB, X_t, keep, _MIN_LOG_DECAY.get(cd))
     y = y.transpose(3, 4)  # (b, g, c, q, r, p)
 
     final_states = None
