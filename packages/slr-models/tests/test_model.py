@@ -223,6 +223,8 @@ def test_stats_and_cli(capsys):
     stats = model_stats(model, frames=4)
     assert stats.params == count_parameters(model) == sum(p.numel() for p in model.parameters())
     assert 1e6 < stats.flops_per_frame < 1e8
+    fused = model_stats(create_model("slr_mamba_tiny", heatmap_channels=2), frames=3, videos=2)
+    assert fused.flops_per_frame > stats.flops_per_frame and fused.videos == 2
     assert cli_main(["info", "slr_mamba_tiny", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["params"] == stats.params and info["config"]["name"] == "slr_mamba_tiny"

@@ -43,10 +43,13 @@ def model_stats(model: SLRMambaCTC, frames: int = 4, videos: int = 1) -> ModelSt
     if videos < 1 or frames < videos:
         raise ValueError(f"need 1 <= videos <= frames, got videos={videos}, frames={frames}")
     c = model.config
-    lengths = torch.full((videos,), frames // videos, dtype=torch.int64)
+    device = next(model.parameters()).device
+    lengths = torch.full((videos,), frames // videos, dtype=torch.int64, device=device)
     lengths[: frames % videos] += 1
-    inputs = torch.randn(frames, c.in_chans, c.img_size, c.img_size)
-    heatmaps = torch.rand(frames, c.heatmap_channels, c.img_size // 4, c.img_size // 4) if c.heatmap_channels else None
+    inputs = torch.randn(frames, c.in_chans, c.img_size, c.img_size, device=device)
+    heatmaps = None
+    if c.heatmap_channels:
+        heatmaps = torch.rand(frames, c.heatmap_channels, c.img_size // 4, c.img_size // 4, device=device)
     backend = c.backend
     was_training = model.training
     model.set_backend("reference")
