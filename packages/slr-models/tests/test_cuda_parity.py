@@ -22,20 +22,22 @@ needs_mamba = pytest.mark.skipif(
 needs_conv = pytest.mark.skipif(
     not (CUDA and available_backends()["causal_conv1d"]), reason="needs CUDA and an importable causal-conv1d"
 )
+# Relative error floors (x max |truth|) for outputs and for gradients (longer sums, more rounding).
 FLOOR = {torch.float32: 5e-3, torch.float16: 1e-2, torch.bfloat16: 3e-2}
+GRAD_FLOOR = {torch.float32: 1e-2, torch.float16: 2e-2, torch.bfloat16: 5e-2}
 
 
 def _leaf(t: torch.Tensor, dtype=None) -> torch.Tensor:
     return t.detach().to(dtype or t.dtype).clone().requires_grad_(True)
 
 
-def _assert_close_to_truth(name, fast, ref_low, truth, dtype):
-    """``|fast - truth| <= 3 |ref_low - truth| + FLOOR[dtype] * max|truth|``, elementwise maxima."""
+def _assert_close_to_truth(name, fast, ref_low, truth, floor):
+    """``|fast - truth| <= 3 |ref_low - truth| + floor * max|truth|``, elementwise maxima."""
     truth = truth.double()
     scale = truth.abs().max().item() + 1e-6
     err_fast = (fast.double() - truth).abs().max().item()
     err_ref = (ref_low.double() - truth).abs().max().item()
-    bound = 3 * err_ref + FLOOR[dtype] * scale
+    bound = 3 * err_ref + floor * scale
     assert err_fast <= bound, f"{name}: fast error {err_fast:.3e} > bound {bound:.3e} (ref error {err_ref:.3e})"
 
 
@@ -55,9 +57,9 @@ def _compare(fast_fn, ref_fn, inputs, dtype, grad_out):
     outs_ref, grads_ref = _run(ref_fn, inputs, grad_out)
     outs_64, grads_64 = _run(ref_fn, as64, [g.double() for g in grad_out])
     for i, (f, r, t) in enumerate(zip(outs_fast, outs_ref, outs_64)):
-        _assert_close_to_truth(f"output {i}", f, r, t, dtype)
+        _assert_close_to_truth(f"output {i}", f, r, t, FLOOR[dtype])
     for name in grads_64:
-        _assert_close_to_truth(f"grad {name}", grads_fast[name], grads_ref[name], grads_64[name], dtype)
+        _assert_close_to_truth(f"grad {name}", grads_fast[name], grads_ref[name], grads_64[name], GRAD_FLOOR[dtype])
 
 
 @needs_mamba
