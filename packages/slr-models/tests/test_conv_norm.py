@@ -26,7 +26,10 @@ def _naive_causal_conv(x, weight, bias, seq_idx):
             src = t - (width - 1) + k
             if src < 0:
                 continue
-            ok = torch.ones(b, 1, dtype=x.dtype) if seq_idx is None else (seq_idx[:, src] == seq_idx[:, t]).to(x.dtype)[:, None]
+            if seq_idx is None:
+                ok = torch.ones(b, 1, dtype=x.dtype)
+            else:
+                ok = (seq_idx[:, src] == seq_idx[:, t]).to(x.dtype)[:, None]
             out[:, :, t] += weight[:, k] * x[:, :, src] * ok
         if bias is not None:
             out[:, :, t] += bias

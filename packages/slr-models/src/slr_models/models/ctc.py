@@ -105,7 +105,8 @@ class SLRMambaCTC(nn.Module):
         if (heatmaps is not None) != (c.heatmap_channels > 0):
             raise ValueError(f"model has heatmap_channels={c.heatmap_channels} but heatmaps "
                              f"{'were' if heatmaps is not None else 'were not'} given")
-        if heatmaps is not None and (heatmaps.dim() != 4 or heatmaps.shape[:2] != (frames.shape[0], c.heatmap_channels)):
+        expected_maps = (frames.shape[0], c.heatmap_channels)
+        if heatmaps is not None and (heatmaps.dim() != 4 or tuple(heatmaps.shape[:2]) != expected_maps):
             raise ValueError(f"heatmaps must be ({frames.shape[0]}, {c.heatmap_channels}, h, w), "
                              f"got {tuple(heatmaps.shape)}")
         return packing
