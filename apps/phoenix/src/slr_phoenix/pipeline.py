@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 from slr_models import CTCBeamDecoder, create_model, create_model_from_config, ctc_greedy_decode
-from slr_train import EvalSet, Trainer, WERScorer, distributed_session, eval_model_state, evaluate
+from slr_train import EvalSet, Trainer, WERScorer, distributed_session, eval_model_state, evaluate, seed_everything
 from slr_train import distributed as D
 from slr_train.atomic import atomic_write_bytes, atomic_write_json
 
@@ -116,6 +116,7 @@ def train(config: AppConfig, run_dir: Path) -> dict[str, Any] | None:
     with distributed_session() as env:
         corpus = prepare_corpus(config.data)
         vocab = corpus.vocab
+        seed_everything(config.train.seed)  # the same initial weights on every rank and in every run
         model = create_model(config.model.name, len(vocab), **config.model.overrides)
         data = build_run_data(corpus, config.data, model.config.img_size, config.train.seed,
                               splits=tuple(dict.fromkeys(("dev", *config.eval.splits))))
