@@ -128,7 +128,7 @@ def rescore(path: str | Path, splits: Sequence[str], out_dir: Path | None = None
         scores = evaluate_splits(loaded.model, evals, loaded.vocab, config, corpus, target, env)
         if not env.is_main:
             return {}
-        result = {**scores, "checkpoint": str(loaded.checkpoint), **{k: v for k, v in loaded.payload_meta.items()
-                                                                    if v is not None}}
+        meta = {k: v for k, v in loaded.payload_meta.items() if v is not None}
+        result = {**scores, "checkpoint": str(loaded.checkpoint), "checkpoint_meta": meta}
         atomic_write_json(target / "rescore.json", result)
         return result
