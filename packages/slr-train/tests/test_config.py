@@ -32,7 +32,13 @@ def test_partial_dict_takes_defaults():
 
 
 @pytest.mark.parametrize("data, message", [
-    ({"optim": {"lrr": 1}}, r"optim: unknown key\(s\) \['lrr'\]"),
+    ({"optim": {"lrr": 1}}, r"optim: unknown key\(s\) \['optim.lrr'\]"),
+    ({"optim": {"lr": "3e-4x"}}, r"optim.lr: expected a number, got '3e-4x'"),
+    ({"optim": {"epochs": 2.5}}, "optim.epochs: expected an integer"),
+    ({"optim": {"betas": [0.9]}}, r"optim.betas: expected a list of 2"),
+    ({"precision": {"dtype": "fp16"}}, "precision.dtype: expected one of 'bf16', 'fp32'"),
+    ({"checkpoint": {"resume": 3}}, "checkpoint.resume: expected a string or null"),
+    ({"seed": True}, "seed: expected an integer, got True"),
     ({"bogus": 1}, r"config: unknown key\(s\) \['bogus'\]"),
     ({"optim": 3}, "optim: expected a mapping"),
 ])

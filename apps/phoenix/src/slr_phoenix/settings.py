@@ -28,6 +28,7 @@ from typing import Any, Mapping
 
 import yaml
 from slr_train import TrainConfig
+from slr_train.config import dataclass_from_dict
 
 CORPORA = ("synthetic", "phoenix2014", "phoenix2014t")
 DECODERS = ("beam", "greedy")
@@ -150,45 +151,18 @@ class AppConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "<config>") -> AppConfig:
-        """Build and validate; errors name ``source`` and the offending key."""
+        """Build and validate; errors name ``source`` and the offending dotted key."""
         if not isinstance(data, Mapping):
             raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
-        _no_unknown(data, {f.name for f in dataclasses.fields(cls)}, "", source)
         try:
-            return cls(
-                name=str(data.get("name", "custom")),
-                data=_build(DataSettings, data.get("data", {}), "data", source),
-                model=_build(ModelSettings, data.get("model", {}), "model", source),
-                train=TrainConfig.from_dict(data.get("train", {}) or {}),
-                eval=_build(EvalSettings, data.get("eval", {}), "eval", source),
-            )
-        except (TypeError, ValueError) as exc:
-            if isinstance(exc, ConfigError):
-                raise
-            raise ConfigError(f"{source}: {exc}") from exc
+            return dataclass_from_dict(cls, {"name": "custom", **data})
+        except ValueError as exc:  # ConfigError included: prefix the file once
+            raise ConfigError(f"{source}: {exc}") from None
 
 
 def _check(condition: Any, key: str, message: str) -> None:
     if not condition:
         raise ConfigError(f"{key}: {message}")
-
-
-def _no_unknown(data: Mapping[str, Any], known: set[str], prefix: str, source: str) -> None:
-    unknown = sorted(set(data) - known)
-    if unknown:
-        where = f"{prefix}." if prefix else ""
-        raise ConfigError(f"{source}: unknown key(s) {[where + k for k in unknown]}; known: {sorted(known)}")
-
-
-def _build(cls: type, data: Any, prefix: str, source: str) -> Any:
-    data = {} if data is None else data
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{source}: {prefix} must be a mapping, got {type(data).__name__}")
-    _no_unknown(data, {f.name for f in dataclasses.fields(cls)}, prefix, source)
-    try:
-        return cls(**data)
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
 
 
 # ------------------------------------------------------------------------------ YAML + overrides

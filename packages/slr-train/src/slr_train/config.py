@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
@@ -202,30 +204,77 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
         """Inverse of :meth:`to_dict`; missing keys take defaults, unknown keys raise ``ValueError``."""
-        return _from_dict(cls, data, "")
+        return dataclass_from_dict(cls, data)
 
 
-def _from_dict(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
+def dataclass_from_dict(cls: type, data: Mapping[str, Any], prefix: str = "") -> Any:
+    """Build the (frozen) dataclass ``cls`` from plain JSON/YAML data, nested dataclasses included.
+
+    Unknown keys and values of the wrong type raise ``ValueError`` naming the dotted key
+    (``prefix`` is prepended), before ``__post_init__`` validates the values themselves.
+    """
     if not isinstance(data, Mapping):
         raise ValueError(f"{prefix or 'config'}: expected a mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ValueError(f"{prefix or 'config'}: unknown key(s) {unknown}; known: {sorted(fields)}")
+        where = f"{prefix}." if prefix else ""
+        raise ValueError(f"{prefix or 'config'}: unknown key(s) {[where + k for k in unknown]}; "
+                         f"known: {sorted(fields)}")
+    hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
-        sub = _NESTED.get(name) if cls is TrainConfig else None
-        kwargs[name] = _from_dict(sub, value, name) if sub is not None else value
+        key, hint = (f"{prefix}.{name}" if prefix else name), hints[name]
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = dataclass_from_dict(hint, {} if value is None else value, key)
+        elif _matches(value, hint):
+            kwargs[name] = value
+        else:
+            raise ValueError(f"{key}: expected {_describe(hint)}, got {value!r} ({type(value).__name__})")
     return cls(**kwargs)
 
 
-_NESTED: dict[str, type] = {
-    "optim": OptimConfig,
-    "precision": PrecisionConfig,
-    "ema": EMAConfig,
-    "checkpoint": CheckpointConfig,
-    "engine": EngineConfig,
-    "logging": LoggingConfig,
-    "faults": FaultConfig,
-    "loader": LoaderConfig,
-}
+def _matches(value: Any, hint: Any) -> bool:
+    """Whether plain data ``value`` (from JSON/YAML) fits the field annotation ``hint``."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if hint is type(None):
+        return value is None
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in args)
+    if origin is Literal:
+        return value in args
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return isinstance(value, (list, tuple)) and all(_matches(v, args[0]) for v in value)
+        return isinstance(value, (list, tuple)) and len(value) == len(args) and all(
+            _matches(v, a) for v, a in zip(value, args))
+    if origin in (dict, Mapping, typing.Mapping) or hint in (dict, Mapping):
+        return isinstance(value, Mapping)
+    return True
+
+
+def _describe(hint: Any) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if hint is type(None):
+        return "null"
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {_describe(args[0])}"
+        return f"a list of {len(args)} ({', '.join(_describe(a) for a in args)})"
+    if origin is not None:
+        return "a mapping" if origin in (dict, Mapping, typing.Mapping) else str(hint)
+    return {float: "a number", int: "an integer", bool: "true/false", str: "a string"}.get(hint, str(hint))
