@@ -168,14 +168,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(int(os.environ.get("RANK", "0")))
     from slr_data import DataError
+    from slr_metrics import FormatError
+    from slr_train import CheckpointError, CTCInfeasibleError
 
+    bad_input = (ConfigError, DataError, FormatError, CheckpointError, CTCInfeasibleError, FileNotFoundError)
     try:
         if args.command == "train":
             return cmd_train(args, argv)
         if args.command == "evaluate":
             return cmd_evaluate(args)
         return cmd_predict(args)
-    except (ConfigError, DataError, FileNotFoundError) as exc:
+    except bad_input as exc:
         print(f"slr-phoenix {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
