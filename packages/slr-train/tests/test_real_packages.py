@@ -53,7 +53,7 @@ class TinyVideos(torch.utils.data.Dataset):
 def test_trainer_with_real_model_sampler_collate_decoder_and_scorer(slr_train_tiny_config, tmp_path):
     torch.manual_seed(0)
     model = slr_models.create_model("slr_mamba_tiny", len(GLOSSES), img_size=16, stem_dims=(16,), d_model=32,
-                                    headdim=16, depth=1)
+                                    headdim=8, depth=1)
     train, dev = TinyVideos(8, 0, "train"), TinyVideos(4, 1, "dev")
     collate = _data_api("collate_packed", "collate")
     bucket_sampler = _data_api("LengthBucketBatchSampler", "samplers")
