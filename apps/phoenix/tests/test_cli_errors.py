@@ -39,3 +39,19 @@ def test_an_unknown_config_key_is_named(capsys):
 def test_an_unparsable_override_is_an_error(value, capsys):
     code, err = _run(capsys, "train", "--print-config", "--set", f"train.optim.lr={value}")
     assert code == EXIT_BAD_INPUT and "train.optim.lr" in err
+
+
+def test_a_contradictory_deepspeed_setting_fails_before_training(tmp_path: Path, capsys):
+    out = tmp_path / "run"
+    code, err = _run(capsys, "train", "--out", str(out), "--engine", "deepspeed", "--zero-stage", "0",
+                     "--precision", "fp32")
+    assert code == EXIT_BAD_INPUT and "fp32 with ZeRO stage 0" in err
+    assert not out.exists()
+
+
+def test_an_invalid_deepspeed_json_names_file_and_line(tmp_path: Path, capsys):
+    ds = tmp_path / "ds.json"
+    ds.write_text('{\n  "zero_optimization": {"stage": 2},\n  oops\n}\n')
+    code, err = _run(capsys, "train", "--out", str(tmp_path / "run"), "--engine", "deepspeed",
+                     "--deepspeed-config", str(ds))
+    assert code == EXIT_BAD_INPUT and f"{ds}:3: invalid JSON" in err

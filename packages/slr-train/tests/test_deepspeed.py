@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from slr_train import EngineConfig, OptimConfig, PrecisionConfig
+from slr_train import DeepSpeedConfigError, EngineConfig, OptimConfig, PrecisionConfig
 from slr_train.engines.deepspeed_engine import _primitive, resolve_deepspeed_config
 
 
@@ -36,12 +36,12 @@ def test_config_is_completed_from_slr_train_settings(tmp_path):
     ({"zero_optimization": {"stage": 3}}, "stage=3 is not supported"),
 ])
 def test_contradictions_are_reported(ds, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(DeepSpeedConfigError, match=message):
         _resolve(ds)
 
 
 def test_fp32_without_zero_is_refused():
-    with pytest.raises(ValueError, match="fp32 with ZeRO stage 0"):
+    with pytest.raises(DeepSpeedConfigError, match="fp32 with ZeRO stage 0"):
         _resolve({}, precision="fp32")
     assert _resolve({}, zero_stage=1, precision="fp32")["zero_optimization"]["stage"] == 1
 
@@ -49,7 +49,7 @@ def test_fp32_without_zero_is_refused():
 def test_bad_json_names_file_and_line(tmp_path):
     path = tmp_path / "ds.json"
     path.write_text('{\n  "zero_optimization": {"stage": 1},\n  oops\n}')
-    with pytest.raises(ValueError, match=r"ds\.json:3: invalid JSON"):
+    with pytest.raises(DeepSpeedConfigError, match=r"ds\.json:3: invalid JSON"):
         _resolve(str(path))
     with pytest.raises(FileNotFoundError, match="missing.json"):
         _resolve(str(tmp_path / "missing.json"))

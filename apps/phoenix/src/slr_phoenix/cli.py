@@ -128,6 +128,10 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.print_config:
         print(dump_yaml(config.to_dict()), end="")
         return 0
+    if config.train.engine.kind == "deepspeed":  # a contradictory DeepSpeed config fails before any work
+        from slr_train.engines.deepspeed_engine import resolve_deepspeed_config
+
+        resolve_deepspeed_config(config.train.engine, config.train.optim, config.train.precision)
     run_dir = Path(args.out or Path("runs") / config.name)
     if args.nproc_per_node > 1 and not launched_by_torchrun():
         from slr_phoenix.data import prepare_corpus
@@ -169,9 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(int(os.environ.get("RANK", "0")))
     from slr_data import DataError
     from slr_metrics import FormatError
-    from slr_train import CheckpointError, CTCInfeasibleError
+    from slr_train import CheckpointError, CTCInfeasibleError, DeepSpeedConfigError
 
-    bad_input = (ConfigError, DataError, FormatError, CheckpointError, CTCInfeasibleError, FileNotFoundError)
+    bad_input = (ConfigError, DataError, FormatError, CheckpointError, CTCInfeasibleError, DeepSpeedConfigError,
+                 FileNotFoundError)
     try:
         if args.command == "train":
             return cmd_train(args, argv)

@@ -9,6 +9,7 @@ from slr_train.__about__ import __version__
 from slr_train.checkpoint import CheckpointError, CheckpointInfo, CheckpointManager, load_checkpoint
 from slr_train.config import (
     CheckpointConfig,
+    DeepSpeedConfigError,
     EMAConfig,
     EngineConfig,
     FaultConfig,
@@ -46,6 +47,7 @@ __all__ = [
     "CheckpointInfo",
     "CheckpointManager",
     "CosineWarmup",
+    "DeepSpeedConfigError",
     "DistEnv",
     "DropPathSchedule",
     "EMAConfig",

@@ -21,6 +21,10 @@ InfeasiblePolicy = Literal["drop", "error"]
 DropPathKind = Literal["constant", "linear"]
 
 
+class DeepSpeedConfigError(ValueError):
+    """A DeepSpeed JSON config that cannot be read or contradicts the run's settings (names the file)."""
+
+
 def _check(condition: bool, name: str, message: str) -> None:
     if not condition:
         raise ValueError(f"{name}: {message}")

@@ -5,7 +5,8 @@ DeepSpeed config is completed as follows: ``managed_gradient_accumulation: false
 ``step()`` is an update boundary), ``gradient_accumulation_steps: 1``, ``gradient_clipping`` from
 ``OptimConfig.clip_grad_norm``, ``bf16.enabled`` from ``PrecisionConfig`` with gradient-overflow
 checks on (a NaN/inf loss then skips DeepSpeed's update, identically on every rank). A value in
-the user's JSON that contradicts these raises ``ValueError`` naming the file and key.
+the user's JSON that contradicts these raises ``DeepSpeedConfigError`` (a ``ValueError``) naming the file
+and key.
 
 Checkpoints are written in slr-train's own format (model + per-rank ZeRO optimiser partitions,
 all loadable with ``weights_only=True``); DeepSpeed's pickle-based checkpoint files are not used.
@@ -27,7 +28,7 @@ import torch
 from torch import nn
 
 from slr_train import distributed as D
-from slr_train.config import EngineConfig, OptimConfig, PrecisionConfig
+from slr_train.config import DeepSpeedConfigError, EngineConfig, OptimConfig, PrecisionConfig
 from slr_train.distributed import DistEnv
 from slr_train.engines.base import Engine, StepResult, model_inputs
 from slr_train.param_groups import assign_param_groups, optimizer_param_groups
@@ -68,9 +69,9 @@ def read_deepspeed_config(source: str | os.PathLike | Mapping[str, Any] | None) 
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}:{e.lineno}: invalid JSON in DeepSpeed config: {e.msg}") from e
+        raise DeepSpeedConfigError(f"{path}:{e.lineno}: invalid JSON in DeepSpeed config: {e.msg}") from e
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: a DeepSpeed config must be a JSON object, got {type(data).__name__}")
+        raise DeepSpeedConfigError(f"{path}: a DeepSpeed config must be a JSON object, got {type(data).__name__}")
     return data, str(path)
 
 
@@ -79,23 +80,23 @@ def resolve_deepspeed_config(engine: EngineConfig, optim: OptimConfig, precision
     config, name = read_deepspeed_config(engine.deepspeed_config)
     for key, value in _FORCED.items():
         if key in config and config[key] != value:
-            raise ValueError(f"{name}: {key}={config[key]!r} is not supported; slr-train sets {value!r} "
+            raise DeepSpeedConfigError(f"{name}: {key}={config[key]!r} is not supported; slr-train sets {value!r} "
                              "(use optim.grad_accum_steps for accumulation)")
         config[key] = value
     clip = float(optim.clip_grad_norm) if optim.clip_grad_norm > 0 else 0.0
     if "gradient_clipping" in config and float(config["gradient_clipping"]) != clip:
-        raise ValueError(f"{name}: gradient_clipping={config['gradient_clipping']} contradicts "
+        raise DeepSpeedConfigError(f"{name}: gradient_clipping={config['gradient_clipping']} contradicts "
                          f"optim.clip_grad_norm={optim.clip_grad_norm}")
     config["gradient_clipping"] = clip
     want_bf16 = precision.dtype == "bf16"
     bf16 = dict(config.get("bf16", {}))
     if "enabled" in bf16 and bool(bf16["enabled"]) != want_bf16:
-        raise ValueError(f"{name}: bf16.enabled={bf16['enabled']} contradicts precision.dtype={precision.dtype!r}")
+        raise DeepSpeedConfigError(f"{name}: bf16.enabled={bf16['enabled']} contradicts precision.dtype={precision.dtype!r}")
     if config.get("fp16", {}).get("enabled"):
-        raise ValueError(f"{name}: fp16 is not supported (use bf16 via precision.dtype='bf16')")
+        raise DeepSpeedConfigError(f"{name}: fp16 is not supported (use bf16 via precision.dtype='bf16')")
     if want_bf16:
         if bf16.get("check_grad_overflow") is False:
-            raise ValueError(f"{name}: bf16.check_grad_overflow=false would apply NaN updates; remove it")
+            raise DeepSpeedConfigError(f"{name}: bf16.check_grad_overflow=false would apply NaN updates; remove it")
         bf16.update(enabled=True, check_grad_overflow=True)
         config["bf16"] = bf16
     zero = dict(config.get("zero_optimization", {}))
@@ -103,13 +104,13 @@ def resolve_deepspeed_config(engine: EngineConfig, optim: OptimConfig, precision
         zero["stage"] = engine.zero_stage
     stage = int(zero.get("stage", 0))
     if stage not in (0, 1, 2):
-        raise ValueError(f"{name}: zero_optimization.stage={stage} is not supported (0, 1 or 2)")
+        raise DeepSpeedConfigError(f"{name}: zero_optimization.stage={stage} is not supported (0, 1 or 2)")
     if stage == 2 and zero.get("overlap_comm") is None:
         zero["overlap_comm"] = False
     zero["stage"] = stage
     config["zero_optimization"] = zero
     if not want_bf16 and stage == 0:
-        raise ValueError(f"{name}: fp32 with ZeRO stage 0 has no overflow check in DeepSpeed, so a NaN loss "
+        raise DeepSpeedConfigError(f"{name}: fp32 with ZeRO stage 0 has no overflow check in DeepSpeed, so a NaN loss "
                          "could not be skipped; use bf16 or ZeRO stage >= 1")
     config.setdefault("steps_per_print", 1 << 30)
     config.setdefault("wall_clock_breakdown", False)
