@@ -45,6 +45,11 @@ def test_overrides_are_parsed_as_yaml_values():
     ("data.corpus=phoenix2015", "data.corpus: must be one of"),
     ("eval.splits=[train]", "eval.splits"),
     ("data.corpus=phoenix2014", "needs the corpus folder"),
+    ("data.synthetic=foo", "data.synthetic: expected a mapping, got 'foo'"),
+    ("model.overrides=[1]", "model.overrides: expected a mapping"),
+    ("eval.splits=dev", "eval.splits: expected a list, each a string"),
+    ("eval.beam_size=2.5", "eval.beam_size: expected an integer"),
+    ("train.engine.deepspeed_config=3", "train.engine.deepspeed_config: expected a string or a mapping or null"),
 ])
 def test_bad_values_name_the_file_and_key(override, message):
     with pytest.raises(ConfigError, match=message) as info:

@@ -8,6 +8,7 @@ itself belongs to the apps.
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import json
 import types
@@ -262,7 +263,7 @@ def _matches(value: Any, hint: Any) -> bool:
             return isinstance(value, (list, tuple)) and all(_matches(v, args[0]) for v in value)
         return isinstance(value, (list, tuple)) and len(value) == len(args) and all(
             _matches(v, a) for v, a in zip(value, args))
-    if origin in (dict, Mapping, typing.Mapping) or hint in (dict, Mapping):
+    if origin in (dict, collections.abc.Mapping) or hint is dict:
         return isinstance(value, Mapping)
     return True
 
@@ -277,8 +278,8 @@ def _describe(hint: Any) -> str:
         return "null"
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
-            return f"a list of {_describe(args[0])}"
+            return f"a list, each {_describe(args[0])}"
         return f"a list of {len(args)} ({', '.join(_describe(a) for a in args)})"
     if origin is not None:
-        return "a mapping" if origin in (dict, Mapping, typing.Mapping) else str(hint)
+        return "a mapping" if origin in (dict, collections.abc.Mapping) else str(hint)
     return {float: "a number", int: "an integer", bool: "true/false", str: "a string"}.get(hint, str(hint))
