@@ -54,6 +54,13 @@ def _train_parser(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar (train.logging.progress)")
 
 
+def _decoding_options(p: argparse.ArgumentParser) -> None:
+    """``--beam-size K`` or ``--greedy`` (evaluate and predict)."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--beam-size", type=int, metavar="K", help="beam width (default: the run's, 5)")
+    group.add_argument("--greedy", action="store_true", help="greedy decoding instead of beam search")
+
+
 def _evaluate_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="re-score a trained run or checkpoint",
                        description="Decode dev and/or test with a checkpoint (or a run directory's best "
@@ -62,9 +69,7 @@ def _evaluate_parser(sub) -> None:
     p.add_argument("--split", choices=("dev", "test", "both"), default="both")
     p.add_argument("--data-root", default=None, metavar="PATH", help="real corpus folder, if it moved")
     p.add_argument("--out", metavar="DIR", help="output folder (default: <run>/rescore)")
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--beam-size", type=int, metavar="K", help="beam width (default: the run's, 5)")
-    group.add_argument("--greedy", action="store_true", help="greedy decoding instead of beam search")
+    _decoding_options(p)
 
 
 def _predict_parser(sub) -> None:
@@ -73,9 +78,7 @@ def _predict_parser(sub) -> None:
                                    "images (png/jpg, natural order) or a video file OpenCV can read.")
     p.add_argument("--checkpoint", required=True, metavar="PATH", help="checkpoint file or run directory")
     p.add_argument("videos", nargs="+", metavar="FRAMES_DIR_OR_VIDEO")
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--beam-size", type=int, metavar="K", help="beam width (default: the run's, 5)")
-    group.add_argument("--greedy", action="store_true", help="greedy decoding instead of beam search")
+    _decoding_options(p)
     p.add_argument("--json", action="store_true", help="one JSON object per video instead of text")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
 
