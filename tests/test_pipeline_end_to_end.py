@@ -57,6 +57,26 @@ def test_predict_prints_the_glosses_of_unseen_videos(trained_run: Path, corpus_c
         assert line["glosses"] == hyps.get(folder.parent.name, []), line  # same as the test evaluation
 
 
+def test_predict_reads_a_video_file_like_its_frame_folder(trained_run: Path, corpus_cache: Path, tmp_path: Path,
+                                                          run_app):
+    import cv2
+
+    folder = sorted(corpus_cache.glob("synthetic/*/phoenix-2014-multisigner/features/*/test/*/1"))[0]
+    images = [cv2.imread(str(f)) for f in sorted(folder.glob("*.png"))]
+    video = tmp_path / "clip.avi"
+    height, width = images[0].shape[:2]
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"FFV1"), 25, (width, height))  # lossless
+    if not writer.isOpened():
+        pytest.skip("this OpenCV build cannot write FFV1 video")
+    for image in images:
+        writer.write(image)
+    writer.release()
+    proc = run_app(["predict", "--checkpoint", str(trained_run), "--json", str(folder), str(video)], corpus_cache)
+    from_folder, from_video = (json.loads(line) for line in proc.stdout.strip().splitlines())
+    assert from_video["frames"] == from_folder["frames"] == len(images)
+    assert from_video["glosses"] == from_folder["glosses"]
+
+
 def test_predict_names_a_missing_video(trained_run: Path, corpus_cache: Path, tmp_path: Path, run_app):
     missing = tmp_path / "no-such-video.mp4"
     proc = run_app(["predict", "--checkpoint", str(trained_run), str(missing)], corpus_cache, check=False)
