@@ -85,11 +85,12 @@ def _pass_states(states, carry, initial_states):
     """
     b, g, c, r, p, n = states.shape
     state = states.new_zeros(b, g, r, p, n) if initial_states is None else initial_states
-    carry = carry.view(b, g, c, r, 1, 1)
+    # unbind, not states[:, :, k]: its backward stacks the chunk gradients once, where indexing
+    # would zero-fill and copy a full-size gradient per chunk.
     entering = []
-    for k in range(c):
+    for carry_k, written in zip(carry.view(b, g, c, r, 1, 1).unbind(2), states.unbind(2)):
         entering.append(state)
-        state = carry[:, :, k] * state + states[:, :, k]
+        state = carry_k * state + written
     return torch.stack(entering, dim=2), state
 
 
