@@ -117,3 +117,35 @@ def test_frame_read_error_survives_pickling():
 
     error = pickle.loads(pickle.dumps(FrameReadError("/x/y.png", "corrupt")))
     assert isinstance(error, FrameReadError) and error.path == "/x/y.png" and "corrupt" in str(error)
+
+
+class _MissingFrames:
+    """A dataset whose second item has a missing frame folder (module level: picklable for workers)."""
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, index):
+        return list_frame_files(self.folder / f"video{index}")
+
+
+def test_frame_read_error_from_a_dataloader_worker_stays_a_frame_read_error(tmp_path):
+    import torch.utils.data
+
+    (tmp_path / "video0").mkdir()
+    (tmp_path / "video0" / "0.png").write_bytes(b"")
+    loader = torch.utils.data.DataLoader(_MissingFrames(tmp_path), batch_size=None, num_workers=1)
+    with pytest.raises(FrameReadError) as info:
+        list(loader)
+    missing = str(tmp_path / "video1")
+    assert str(info.value) == f"{missing}: frame folder does not exist"
+    assert info.value.path == missing
+    assert "Original Traceback" in info.value.worker_traceback
+
+
+def test_frame_read_error_needs_a_reason_unless_re_raised():
+    with pytest.raises(TypeError):
+        FrameReadError("just a path")

@@ -55,11 +55,25 @@ class UnknownGlossError(DataError, ValueError):
 class FrameReadError(DataError, OSError):
     """A video frame (or video file) is missing, unreadable or corrupt.
 
+    Raised in a ``torch.utils.data.DataLoader`` worker, it reaches the main process as a
+    ``FrameReadError`` again (not a ``RuntimeError``), with the original message; the worker's
+    traceback is kept in ``worker_traceback``.
+
     Attributes:
         path: the frame or video file (or folder) concerned.
     """
 
-    def __init__(self, path: str | os.PathLike, message: str):
+    worker_traceback: str | None = None
+
+    def __init__(self, path: str | os.PathLike, message: str | None = None):
+        if message is None:  # DataLoader's re-raise passes one string: "Caught ... Original Traceback ..."
+            original = _original_message(os.fspath(path))
+            if original is None:
+                raise TypeError("FrameReadError(path, message)")
+            self.worker_traceback = os.fspath(path)
+            self.path = original.split(": ", 1)[0]
+            super().__init__(original)
+            return
         self.path = os.fspath(path)
         super().__init__(f"{self.path}: {message}")
 
@@ -72,3 +86,12 @@ def _rebuild_frame_error(path: str, text: str) -> FrameReadError:
     err.path = path
     Exception.__init__(err, text)
     return err
+
+
+def _original_message(text: str) -> str | None:
+    """The original message of an error re-raised by a DataLoader worker (its traceback's last line)."""
+    if "DataLoader worker" not in text or "Original Traceback" not in text:
+        return None
+    last = text.rstrip().splitlines()[-1]
+    _, sep, message = last.partition(": ")  # "slr_data.errors.FrameReadError: <path>: <reason>"
+    return message if sep else None
