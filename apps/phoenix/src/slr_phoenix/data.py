@@ -8,6 +8,7 @@ from pathlib import Path
 
 from slr_data import (
     Corpus,
+    FrameReadError,
     LengthBucketBatchSampler,
     SynthConfig,
     TemporalConfig,
@@ -45,9 +46,30 @@ def prepare_corpus(settings: DataSettings) -> Corpus:
     root = Path(settings.root).expanduser()
     if not root.exists():
         raise FileNotFoundError(f"{root}: data root does not exist (data.root / --data-root)")
-    if settings.corpus == "phoenix2014t":
-        return load_phoenix2014t(root, resolution=settings.resolution, unk_policy=settings.unk_policy)
-    return load_phoenix2014(root, resolution=settings.resolution, unk_policy=settings.unk_policy)
+    frames_root = Path(settings.frames_root).expanduser() if settings.frames_root else None
+    load = load_phoenix2014t if settings.corpus == "phoenix2014t" else load_phoenix2014
+    corpus = load(root, resolution=settings.resolution, frames_root=frames_root, unk_policy=settings.unk_policy)
+    check_frame_folders(corpus, settings.on_error)
+    return corpus
+
+
+def check_frame_folders(corpus: Corpus, on_error: str) -> None:
+    """Fail before training (``on_error="raise"``) if videos of the corpus have no frame folder.
+
+    Metadata without the frames (or a wrong ``--data-root``/``data.frames_root``) is then one
+    clear error up front instead of a crash in the first batch; with ``"skip"`` it is a warning.
+    """
+    records = [record for split in corpus for record in corpus[split]]
+    missing = [record for record in records if not Path(record.frame_dir).is_dir()]
+    if not missing:
+        return
+    first = missing[0]
+    message = (f"frame folder of {first.video_id} ({first.source}) does not exist, nor do those of "
+               f"{len(missing) - 1} more of the corpus' {len(records)} videos; point --data-root at the corpus "
+               "release folder, or set data.frames_root to the fullFrame-* folder the frame paths are relative to")
+    if on_error == "raise":
+        raise FrameReadError(first.frame_dir, message)
+    _log.warning("%s: %s; data.on_error=skip: they will be skipped", first.frame_dir, message)
 
 
 def temporal_config(settings: DataSettings) -> TemporalConfig:

@@ -49,6 +49,8 @@ class DataSettings:
         corpus: ``synthetic`` (generated once, cached), ``phoenix2014`` or ``phoenix2014t``.
         root: the real corpus folder (``.../phoenix-2014-multisigner``, ``.../PHOENIX-2014-T``
             or a folder with the preprocessed ``*_info.npy``); unused for ``synthetic``.
+        frames_root: the ``fullFrame-*`` folder the frame paths are relative to, when it is not
+            where ``root`` implies (e.g. preprocessed ``*_info.npy`` kept apart from the frames).
         synthetic: :class:`slr_data.SynthConfig` fields of the synthetic corpus.
         cache_dir: where synthetic corpora are cached (default ``$SLR_CACHE_DIR`` or
             ``~/.cache/slr``), one folder per distinct synthetic config.
@@ -67,6 +69,7 @@ class DataSettings:
 
     corpus: str = "synthetic"
     root: str | None = None
+    frames_root: str | None = None
     synthetic: Mapping[str, Any] = field(default_factory=dict)
     cache_dir: str | None = None
     resolution: str = "210x260px"
