@@ -55,3 +55,13 @@ def test_an_invalid_deepspeed_json_names_file_and_line(tmp_path: Path, capsys):
     code, err = _run(capsys, "train", "--out", str(tmp_path / "run"), "--engine", "deepspeed",
                      "--deepspeed-config", str(ds))
     assert code == EXIT_BAD_INPUT and f"{ds}:3: invalid JSON" in err
+
+
+@pytest.mark.parametrize("device", ["gpu0", "cuda"])
+def test_an_unusable_predict_device_is_an_error(device, tmp_path: Path, capsys):
+    import torch
+
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    code, err = _run(capsys, "predict", "--checkpoint", str(tmp_path), "--device", device, str(tmp_path))
+    assert code == EXIT_BAD_INPUT and f"--device {device!r}" in err

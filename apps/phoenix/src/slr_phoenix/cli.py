@@ -162,9 +162,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    import torch
+
     from slr_phoenix.inference import load_trained, predict_videos
 
-    loaded = load_trained(args.checkpoint, args.device)
+    try:
+        device = torch.device(args.device)
+    except RuntimeError as exc:
+        raise ConfigError(f"--device {args.device!r}: {exc}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {args.device!r}: CUDA is not available on this machine (use --device cpu)")
+    loaded = load_trained(args.checkpoint, device)
     for item in predict_videos(loaded, args.videos, beam_size=args.beam_size, greedy=args.greedy):
         print(json.dumps(item, ensure_ascii=False) if args.json else f"{item['video']}: {' '.join(item['glosses'])}")
     return 0
