@@ -5,16 +5,21 @@ batches (same sampler seed and per-sample augmentation seeds) and is run in its 
 
 * baseline: a bare loop — ``train_loader`` batches, forward, summed CTC loss, backward, AdamW step
   (no layer decay, clipping, schedule, EMA, checkpoints or logging);
-* ``slr-phoenix train`` with one process (fp32, the default; and bf16 autocast);
-* ``slr-phoenix train --nproc-per-node 2`` (torchrun, DDP over gloo, 1 thread per process);
-* optionally (``--deepspeed``) the DeepSpeed engine, one process (fp32 as the config, ZeRO stage 1;
-  DeepSpeed has no overflow check for fp32 at stage 0).
+* ``slr-phoenix train`` with one process, fp32 and bf16 autocast;
+* ``slr-phoenix train --nproc-per-node 2`` (torchrun, DDP over gloo with 1 thread per process, or
+  nccl; skipped on a machine with a single GPU), in the config's precision;
+* optionally (``--deepspeed``) the DeepSpeed engine, one process, ZeRO stage 1, in the config's
+  precision (DeepSpeed has no overflow check for fp32 at stage 0);
 
 and the time the main job takes to reach the synthetic dev-WER target (10 %): from the
 ``history.json`` of a finished ``hatch run train:phoenix`` run (``--target-run runs/tiny``), or
-by training the default config here (``--time-to-target``, about 12 minutes on 2 cores).
-``--config``/``--set`` pick another config (e.g. ``base`` on a CUDA machine with the real corpus);
-the bare loop then runs on the GPU too.
+by training the default config here (``--time-to-target``, about 11 minutes on 2 cores).
+``--config``/``--set`` pick another config; on a CUDA machine the bare loop runs on the GPU too and
+the table gains each variant's peak GPU memory (``history.json``'s ``max_memory_mb``), e.g. the
+reference model on a 224 px synthetic corpus::
+
+    python benchmarks/train_bench.py --config base --set data.corpus=synthetic \
+        --set "data.synthetic={num_train: 400, image_size: 256}" --deepspeed
 
 The epoch time is the Trainer's own (``history.json``: the optimiser steps only, not the dev
 evaluation after the epoch). ``--write`` replaces the "Training" section of
@@ -62,6 +67,8 @@ def bare_loop(config_name: str, overrides: list[str]) -> dict:
                               weight_decay=config.train.optim.weight_decay)
     model.train()
     frames = videos = 0
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
     for batch in train_loader(train, sampler, positions, epoch=0, start_batch=0, seed=config.train.seed):
         batch = batch.to(device)
@@ -71,7 +78,10 @@ def bare_loop(config_name: str, overrides: list[str]) -> dict:
         optim.step()
         frames += int(batch.lengths.sum())  # (a host sync each step, as the Trainer has too)
         videos += len(batch.lengths)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
     return {"seconds": time.perf_counter() - start, "frames": frames, "videos": videos,
+            "max_memory_mb": round(torch.cuda.max_memory_allocated(device) / 2**20, 1) if device.type == "cuda" else None,
             "img_size": model.config.img_size, "model": model.config.name, "batch_size": config.data.batch_size}
 
 
@@ -79,18 +89,22 @@ def config_args(config: str, overrides: list[str]) -> list[str]:
     return ["--config", config, *[a for o in overrides for a in ("--set", o)]]
 
 
-def run_app(args: list[str], threads: int, out: Path) -> float:
-    """Train one epoch with ``slr-phoenix``; the epoch's seconds from ``history.json``."""
+def run_app(args: list[str], threads: int, out: Path) -> tuple[float, float | None]:
+    """Train one epoch with ``slr-phoenix``; the epoch's seconds (and CUDA peak MiB) from ``history.json``."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     cmd = [sys.executable, "-m", "slr_phoenix", "train", "--epochs", "1", "--out", str(out), "--resume", "none",
            "--no-progress", "--set", "eval.splits=[dev]", "--set", "eval.decoder=greedy", *args]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-4000:]}")
-    return json.loads((out / "history.json").read_text())["history"][-1]["seconds"]
+    entry = json.loads((out / "history.json").read_text())["history"][-1]
+    return entry["seconds"], entry.get("max_memory_mb")
 
 
-def measure(config: str, overrides: list[str], include_deepspeed: bool) -> tuple[list[tuple[str, int, float]], dict]:
+Row = tuple[str, int, float, "float | None"]  # variant, threads per process, epoch seconds, CUDA peak MiB
+
+
+def measure(config: str, overrides: list[str], include_deepspeed: bool) -> tuple[list[Row], dict]:
     env = dict(os.environ, OMP_NUM_THREADS="2")
     code = f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import train_bench as b; " \
            f"print(json.dumps(b.bare_loop({config!r}, {overrides!r})))"
@@ -98,17 +112,22 @@ def measure(config: str, overrides: list[str], include_deepspeed: bool) -> tuple
     if proc.returncode != 0:
         raise SystemExit(f"bare loop failed:\n{proc.stderr[-4000:]}")
     bare = json.loads(proc.stdout.strip().splitlines()[-1])
-    variants = [("slr-phoenix train, 1 process, fp32 (default)", [], 2),
-                ("slr-phoenix train, 1 process, bf16 autocast", ["--precision", "bf16"], 2),
-                ("slr-phoenix train --nproc-per-node 2 (DDP, gloo)", ["--nproc-per-node", "2"], 1)]
+    import torch
+
+    cuda = torch.cuda.is_available()
+    variants = [("slr-phoenix train, 1 process, fp32", ["--precision", "fp32"], 2),
+                ("slr-phoenix train, 1 process, bf16 autocast", ["--precision", "bf16"], 2)]
+    if not cuda or torch.cuda.device_count() >= 2:  # one GPU per process
+        variants.append((f"slr-phoenix train --nproc-per-node 2 (DDP, {'nccl' if cuda else 'gloo'}; config precision)",
+                         ["--nproc-per-node", "2"], 1))
     if include_deepspeed:
-        variants.append(("slr-phoenix train --engine deepspeed, 1 process, fp32, ZeRO 1",
+        variants.append(("slr-phoenix train --engine deepspeed, 1 process, ZeRO 1 (config precision)",
                          ["--engine", "deepspeed", "--zero-stage", "1"], 2))
-    rows = [("bare PyTorch loop, 1 process, fp32 (baseline)", 2, bare["seconds"])]
+    rows = [("bare PyTorch loop, 1 process, fp32 (baseline)", 2, bare["seconds"], bare["max_memory_mb"])]
     with tempfile.TemporaryDirectory() as tmp:
         for i, (name, args, threads) in enumerate(variants):
-            rows.append((name, threads, run_app([*config_args(config, overrides), *args], threads,
-                                                Path(tmp) / f"run{i}")))
+            seconds, memory = run_app([*config_args(config, overrides), *args], threads, Path(tmp) / f"run{i}")
+            rows.append((name, threads, seconds, memory))
             print(f"{name}: {rows[-1][2]:.1f} s", flush=True)
     return rows, bare
 
@@ -154,10 +173,11 @@ def format_target(info: dict) -> list[str]:
     return lines
 
 
-def format_section(config: str, rows: list[tuple[str, int, float]], bare: dict, target: dict | None) -> str:
+def format_section(config: str, rows: list[Row], bare: dict, target: dict | None) -> str:
     import torch
 
     base = rows[0][2]
+    cuda = any(row[3] is not None for row in rows)
     load = os.getloadavg()[0]
     lines = [SECTION, "",
              f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores (load average "
@@ -168,10 +188,12 @@ def format_section(config: str, rows: list[tuple[str, int, float]], bare: dict, 
              "same frame count). "
              "Epoch time is the optimiser steps only (the Trainer's `history.json`). "
              "`.hatch/slr/bin/python benchmarks/train_bench.py --write`:", "",
-             "| variant | threads per process | epoch seconds | frames/s | time / baseline |",
-             "| --- | ---: | ---: | ---: | ---: |"]
-    for name, threads, seconds in rows:
-        lines.append(f"| {name} | {threads} | {seconds:.1f} | {bare['frames'] / seconds:.0f} | {seconds / base:.2f} |")
+             "| variant | threads per process | epoch seconds | frames/s | time / baseline |"
+             + (" peak CUDA MiB (rank 0) |" if cuda else ""),
+             "| --- | ---: | ---: | ---: | ---: |" + (" ---: |" if cuda else "")]
+    for name, threads, seconds, memory in rows:
+        lines.append(f"| {name} | {threads} | {seconds:.1f} | {bare['frames'] / seconds:.0f} | {seconds / base:.2f} |"
+                     + (f" {memory if memory is not None else '-'} |" if cuda else ""))
     lines += ["", "What the Trainer adds over the bare loop: layer-decay parameter groups, the global grad norm "
               "(clipping and the non-finite check, a host sync per step), the EMA update, the LR schedule, a "
               "checkpoint every 100 steps and TensorBoard scalars. bf16 autocast runs in CPU kernels that are "

@@ -265,6 +265,8 @@ class Trainer:
                               start_batch=state.batch_in_epoch, seed=cfg.seed,
                               num_workers=cfg.loader.num_workers, pin_memory=cfg.loader.pin_memory)
         self.progress.start_epoch(state.epoch + 1, state.steps_per_epoch, state.batch_in_epoch // accum)
+        if self.env.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.env.device)
         iterator = iter(loader)
         started, frames_done = time.perf_counter(), 0
         while state.batch_in_epoch < state.batches_per_epoch:
@@ -301,6 +303,8 @@ class Trainer:
             "epoch": state.epoch, "step": state.global_step, "lr": self.scheduler.lr, "seconds": round(seconds, 3),
             "train_loss": state.epoch_loss_sum / state.epoch_samples if state.epoch_samples else None,
             "skipped_steps": state.epoch_skipped}
+        if self.env.device.type == "cuda":  # peak of this epoch's training steps, this rank
+            entry["max_memory_mb"] = round(torch.cuda.max_memory_allocated(self.env.device) / 2**20, 1)
         due = self.dev is not None and cfg.eval_every_epochs and (
             state.epoch % cfg.eval_every_epochs == 0 or state.epoch == cfg.optim.epochs)
         if due:
