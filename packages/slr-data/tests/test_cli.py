@@ -8,50 +8,14 @@ from slr_data.synth import SynthConfig
 
 def test_synth_then_cached_then_stats(tmp_path, capsys):
     out = tmp_path / "corpus"
-    assert (
-        main(
-            [
-                "synth",
-                "--out",
-                str(out),
-                "--preset",
-                "tiny",
-                "--videos",
-                "5",
-                "--vocab",
-                "8",
-                "--size",
-                "24",
-                "--seed",
-                "3",
-            ]
-        )
-        == 0
-    )
+    args = ["synth", "--out", str(out), "--preset", "tiny", "--videos", "5", "--vocab", "8", "--size", "24",
+            "--seed", "3"]
+    assert main(args) == 0
     assert "written in" in capsys.readouterr().out
     corpus = load_phoenix2014(out)
     assert {s: len(r) for s, r in corpus.splits.items()} == {"train": 5, "dev": 1, "test": 1}
     assert len(corpus.vocab) == 9
-    assert (
-        main(
-            [
-                "synth",
-                "--out",
-                str(out),
-                "--preset",
-                "tiny",
-                "--videos",
-                "5",
-                "--vocab",
-                "8",
-                "--size",
-                "24",
-                "--seed",
-                "3",
-            ]
-        )
-        == 0
-    )
+    assert main(args) == 0  # the same corpus again: found in place, not rewritten
     assert "cached" in capsys.readouterr().out
     assert main(["stats", str(out)]) == 0
     assert "train: 5 videos" in capsys.readouterr().out
