@@ -27,7 +27,7 @@ def moved_frames(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_metadata_without_frames_fails_up_front_naming_a_folder_and_the_count(moved_frames):
     info_dir, _ = moved_frames
-    with pytest.raises(FrameReadError, match=r"nor do those of 9 more of the corpus' 10 videos") as info:
+    with pytest.raises(FrameReadError, match=r"does not exist \(10 of the corpus' 10 videos have none\)") as info:
         prepare_corpus(DataSettings(corpus="phoenix2014", root=str(info_dir)))
     assert "train_info.npy" in str(info.value) and "data.frames_root" in str(info.value)
 
@@ -45,3 +45,13 @@ def test_on_error_skip_only_warns(moved_frames, caplog):
         corpus = prepare_corpus(DataSettings(corpus="phoenix2014", root=str(info_dir), on_error="skip"))
     assert len(corpus["train"]) == 6
     assert "they will be skipped" in caplog.text
+
+
+def test_one_missing_folder_is_named_with_its_info_entry(tmp_path: Path):
+    generated = generate_synthetic_corpus(tmp_path / "corpus", SMALL)
+    corpus = prepare_corpus(DataSettings(corpus="phoenix2014", root=str(generated.preprocess_dir)))
+    gone = corpus["dev"][1]
+    shutil.rmtree(gone.frame_dir)
+    with pytest.raises(FrameReadError, match=r"\(1 of the corpus' 10 videos have none\)") as info:
+        prepare_corpus(DataSettings(corpus="phoenix2014", root=str(generated.preprocess_dir)))
+    assert info.value.path == str(gone.frame_dir) and gone.source in str(info.value)

@@ -64,9 +64,9 @@ def check_frame_folders(corpus: Corpus, on_error: str) -> None:
     if not missing:
         return
     first = missing[0]
-    message = (f"frame folder of {first.video_id} ({first.source}) does not exist, nor do those of "
-               f"{len(missing) - 1} more of the corpus' {len(records)} videos; point --data-root at the corpus "
-               "release folder, or set data.frames_root to the fullFrame-* folder the frame paths are relative to")
+    message = (f"frame folder of {first.video_id} ({first.source}) does not exist ({len(missing)} of the corpus' "
+               f"{len(records)} videos have none); point --data-root at the corpus release folder, or set "
+               "data.frames_root to the fullFrame-* folder the frame paths are relative to")
     if on_error == "raise":
         raise FrameReadError(first.frame_dir, message)
     _log.warning("%s: %s; data.on_error=skip: they will be skipped", first.frame_dir, message)
