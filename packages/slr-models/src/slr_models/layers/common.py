@@ -17,11 +17,16 @@ MODEL_BACKENDS = ("auto", "reference", "mamba_ssm")
 
 
 def op_backend(model_backend: str, op: str) -> str:
-    """Map a model-level backend (``auto``/``reference``/``mamba_ssm``) to an op's backend name."""
+    """Map a model-level backend (``auto``/``reference``/``mamba_ssm``) to an op's backend name.
+
+    ``mamba_ssm`` names mamba-ssm's kernels for the scan and the norms; the causal conv then uses
+    the best fast conv that serves the inputs (causal-conv1d, else slr's Triton kernel, else the
+    reference: ``causal_conv1d(backend="fast")``), since causal-conv1d is optional.
+    """
     if model_backend not in MODEL_BACKENDS:
         raise ValueError(f"backend must be one of {MODEL_BACKENDS}, got {model_backend!r}")
     if model_backend == "mamba_ssm" and op == "conv":
-        return "causal_conv1d"
+        return "fast"
     return model_backend
 
 

@@ -1,11 +1,11 @@
-"""Short causal depthwise conv1d with packed-sequence support (reference and causal-conv1d)."""
+"""Short causal depthwise conv1d with packed-sequence support (reference, causal-conv1d, slr's Triton kernel)."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from slr_models.ops._backends import fast_kernels, resolve_backend
+from slr_models.ops._backends import all_cuda, device_ok, fast_kernels, resolve_backend
 
 Tensor = torch.Tensor
 _ACTIVATIONS = (None, "silu", "swish")
@@ -52,23 +52,32 @@ def causal_conv1d_ref(
             index = positions.unsqueeze(1).expand(x.shape[0], dim, length)
             gapped = xc.new_zeros(x.shape[0], dim, gapped_length).scatter(2, index, xc)
             out = F.conv1d(gapped, w, b, groups=dim).gather(2, index - (width - 1))
-        if bool((seq_idx < 0).any()):
-            out = out * (seq_idx >= 0).unsqueeze(1)
+    if seq_idx is not None and bool((seq_idx < 0).any()):
+        out = out * (seq_idx >= 0).unsqueeze(1)
     if activation in ("silu", "swish"):
         out = F.silu(out)
     return out.to(x.dtype)
 
 
-def _fast_supported(x: Tensor, weight: Tensor, seq_idx: Tensor | None) -> tuple[bool, str]:
+_FAST_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+CONV_BACKENDS = ("auto", "reference", "causal_conv1d", "triton", "fast")
+
+
+def _cuda_ext_supported(x: Tensor, weight: Tensor, seq_idx: Tensor | None) -> tuple[bool, str]:
+    """What causal-conv1d's CUDA kernel accepts."""
     dim, width = weight.shape
-    if x.dtype not in (torch.float32, torch.float16, torch.bfloat16):
-        return False, f"dtype {x.dtype}"
-    if weight.dtype not in (torch.float32, torch.float16, torch.bfloat16):
-        return False, f"weight dtype {weight.dtype}"
+    if x.dtype not in _FAST_DTYPES or weight.dtype not in _FAST_DTYPES:
+        return False, f"dtype {x.dtype}/{weight.dtype} (the kernel takes float32, float16 or bfloat16)"
     if not 2 <= width <= 4:
         return False, f"width {width} (the kernel supports 2 to 4)"
     if seq_idx is not None and dim % 8 != 0:
         return False, f"dim {dim} not divisible by 8 (needed with seq_idx)"
+    return True, ""
+
+
+def _triton_supported(x: Tensor, weight: Tensor) -> tuple[bool, str]:
+    if x.dtype not in _FAST_DTYPES or weight.dtype not in _FAST_DTYPES:
+        return False, f"dtype {x.dtype}/{weight.dtype} (the kernel takes float32, float16 or bfloat16)"
     return True, ""
 
 
@@ -78,6 +87,37 @@ def _channel_last(x: Tensor) -> Tensor:
     if x.stride(1) == 1 and x.stride(2) > 1 and x.stride(2) % 8 == 0 and x.stride(0) % 8 == 0:
         return x
     return x.transpose(1, 2).contiguous().transpose(1, 2)
+
+
+def pick_conv_backend(backend: str, x: Tensor, weight: Tensor, bias: Tensor | None = None,
+                      seq_idx: Tensor | None = None) -> str:
+    """The implementation one :func:`causal_conv1d` call uses: ``reference``, ``causal_conv1d`` or ``triton``.
+
+    ``auto`` (CUDA tensors only) and ``fast`` (also CPU tensors when the Triton kernels were loaded
+    under ``TRITON_INTERPRET=1``) take causal-conv1d's CUDA kernel when it is installed and supports
+    the inputs, else slr's Triton kernel, else the reference (the fallback of last resort: e.g. for
+    float64). ``causal_conv1d`` / ``triton`` name one kernel and raise ``RuntimeError`` saying why it
+    cannot run.
+    """
+    if backend not in CONV_BACKENDS:
+        raise ValueError(f"causal_conv1d: unknown backend {backend!r}; expected one of {CONV_BACKENDS}")
+    if backend == "reference":
+        return "reference"
+    kernels = fast_kernels()
+    tensors = (x, weight, bias, seq_idx)
+    ext_ok, ext_why = _cuda_ext_supported(x, weight, seq_idx)
+    tri_ok, tri_why = _triton_supported(x, weight)
+    if backend in ("auto", "fast"):
+        if kernels.causal_conv1d_fn is not None and all_cuda(tensors) and ext_ok:
+            return "causal_conv1d"
+        interpretable = backend == "fast" and kernels.interpreted
+        if kernels.triton_conv1d_fn is not None and tri_ok and device_ok(tensors, interpretable):
+            return "triton"
+        return "reference"
+    if backend == "causal_conv1d":
+        return resolve_backend(backend, "causal_conv1d", kernels.causal_conv1d_fn, tensors, ext_ok, ext_why,
+                               interpretable=False)
+    return resolve_backend(backend, "triton", kernels.triton_conv1d_fn, tensors, tri_ok, tri_why)
 
 
 def causal_conv1d(
@@ -94,12 +134,11 @@ def causal_conv1d(
         x: ``(batch, dim, length)``; pass ``y.transpose(1, 2)`` of a ``(batch, length, dim)``
             tensor (channel-last memory), which is what causal-conv1d needs with ``seq_idx``.
         weight: ``(dim, width)``; bias: ``(dim,)``.
-        seq_idx: ``(batch, length)`` integer segment ids (taps never cross a change).
+        seq_idx: ``(batch, length)`` integer segment ids (taps never cross a change; segments must
+            be contiguous).
         activation: ``None`` or ``"silu"``/``"swish"``.
-        backend: ``"reference"``, ``"causal_conv1d"`` (CUDA kernel) or ``"auto"``: the kernel
-            when it imported, tensors are on CUDA and it supports the inputs (float dtypes,
-            width 2-4, and with ``seq_idx`` ``dim % 8 == 0``; ``x`` is then copied to channel-last
-            memory if it is not already).
+        backend: ``"reference"``, ``"causal_conv1d"`` (its CUDA kernel), ``"triton"`` (slr's Triton
+            kernel), ``"auto"`` or ``"fast"``: see :func:`pick_conv_backend`.
 
     Returns:
         ``(batch, dim, length)`` in ``x.dtype``.
@@ -113,13 +152,12 @@ def causal_conv1d(
         raise ValueError(f"causal_conv1d: seq_idx must be {(x.shape[0], x.shape[2])}, got {tuple(seq_idx.shape)}")
     if activation not in _ACTIVATIONS:
         raise ValueError(f"causal_conv1d: activation must be None, 'silu' or 'swish', got {activation!r}")
-    kernels = fast_kernels() if backend != "reference" else None
-    fast = kernels.causal_conv1d_fn if kernels is not None else None
-    supported, why = _fast_supported(x, weight, seq_idx)
-    which = resolve_backend(backend, "causal_conv1d", fast, (x, weight, bias, seq_idx), supported, why)
+    which = pick_conv_backend(backend, x, weight, bias, seq_idx)
     if which == "reference":
         return causal_conv1d_ref(x, weight, bias, seq_idx=seq_idx, activation=activation)
+    if which == "triton":
+        return fast_kernels().triton_conv1d_fn(x, weight, bias, seq_idx=seq_idx, activation=activation)
     if seq_idx is not None:
         seq_idx = seq_idx.to(torch.int32).contiguous()
         x = _channel_last(x)
-    return fast(x, weight, bias, seq_idx=seq_idx, activation=activation)
+    return fast_kernels().causal_conv1d_fn(x, weight, bias, seq_idx=seq_idx, activation=activation)
