@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 import torch
+
+TESTKIT = Path(__file__).parent / "testkit"
+if str(TESTKIT) not in sys.path:
+    sys.path.insert(0, str(TESTKIT))
 
 
 @pytest.fixture

@@ -1,9 +1,8 @@
 """Reference vs fast CUDA kernels (mamba-ssm, causal-conv1d): outputs and gradients.
 
 Skipped unless a CUDA device is present and the optional kernels import. Tolerances are
-dtype-aware: each fast result is compared with a float64 reference computed from the same
-(rounded) inputs, and must be within ``k * (error of the reference run in the same dtype)``
-plus a dtype-dependent floor (Triton runs fp32 dot products in TF32).
+dtype-aware (see ``testkit/slr_models_parity.py``). The same kernels run on the CPU under Triton's
+interpreter in ``test_triton_interpret.py``.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ import pytest
 import torch
 
 from slr_models.ops import add_norm, available_backends, causal_conv1d, rms_norm_gated, ssd_scan
+from slr_models_parity import compare_to_reference as _compare
 
 pytestmark = pytest.mark.cuda
 
@@ -22,44 +22,9 @@ needs_mamba = pytest.mark.skipif(
 needs_conv = pytest.mark.skipif(
     not (CUDA and available_backends()["causal_conv1d"]), reason="needs CUDA and an importable causal-conv1d"
 )
-# Relative error floors (x max |truth|) for outputs and for gradients (longer sums, more rounding).
-FLOOR = {torch.float32: 5e-3, torch.float16: 1e-2, torch.bfloat16: 3e-2}
-GRAD_FLOOR = {torch.float32: 1e-2, torch.float16: 2e-2, torch.bfloat16: 5e-2}
-
-
-def _leaf(t: torch.Tensor, dtype=None) -> torch.Tensor:
-    return t.detach().to(dtype or t.dtype).clone().requires_grad_(True)
-
-
-def _assert_close_to_truth(name, fast, ref_low, truth, floor):
-    """``|fast - truth| <= 3 |ref_low - truth| + floor * max|truth|``, elementwise maxima."""
-    truth = truth.double()
-    scale = truth.abs().max().item() + 1e-6
-    err_fast = (fast.double() - truth).abs().max().item()
-    err_ref = (ref_low.double() - truth).abs().max().item()
-    bound = 3 * err_ref + floor * scale
-    assert err_fast <= bound, f"{name}: fast error {err_fast:.3e} > bound {bound:.3e} (ref error {err_ref:.3e})"
-
-
-def _run(fn, inputs: dict, grad_out):
-    leaves = {k: (_leaf(v) if v.is_floating_point() else v) for k, v in inputs.items()}
-    out = fn(**leaves)
-    outs = out if isinstance(out, tuple) else (out,)
-    torch.autograd.backward(outs, grad_out[: len(outs)])
-    grads = {k: v.grad for k, v in leaves.items() if v.is_floating_point() and v.grad is not None}
-    return outs, grads
-
-
-def _compare(fast_fn, ref_fn, inputs, dtype, grad_out):
-    """Run ``fast_fn`` and ``ref_fn`` on ``inputs`` and ``ref_fn`` on float64 copies; compare all."""
-    as64 = {k: (v.double() if v.is_floating_point() else v) for k, v in inputs.items()}
-    outs_fast, grads_fast = _run(fast_fn, inputs, grad_out)
-    outs_ref, grads_ref = _run(ref_fn, inputs, grad_out)
-    outs_64, grads_64 = _run(ref_fn, as64, [g.double() for g in grad_out])
-    for i, (f, r, t) in enumerate(zip(outs_fast, outs_ref, outs_64)):
-        _assert_close_to_truth(f"output {i}", f, r, t, FLOOR[dtype])
-    for name in grads_64:
-        _assert_close_to_truth(f"grad {name}", grads_fast[name], grads_ref[name], grads_64[name], GRAD_FLOOR[dtype])
+needs_triton = pytest.mark.skipif(
+    not (CUDA and available_backends()["triton"]), reason="needs CUDA and triton (slr's Triton conv)"
+)
 
 
 @needs_mamba
@@ -122,6 +87,31 @@ def test_causal_conv1d_kernel_matches_reference_with_seq_idx(dtype, width):
     _compare(call("causal_conv1d"), call("reference"), inputs, dtype, grad_out)
 
 
+@needs_triton
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("width", [2, 4, 5])
+def test_triton_conv1d_kernel_matches_reference_with_seq_idx(dtype, width):
+    torch.manual_seed(0)
+    dev = "cuda"
+    b, l, d = 3, 157, 72
+    seq_idx = torch.stack([torch.repeat_interleave(torch.arange(3), torch.tensor(row))
+                           for row in ([50, 7, 100], [1, 1, 155], [157, 0, 0])]).to(dev, torch.int32)
+    inputs = dict(
+        rows=torch.randn(b, l, d, device=dev, dtype=dtype),
+        weight=torch.randn(d, width, device=dev) / width,
+        bias=torch.randn(d, device=dev),
+    )
+    grad_out = [torch.randn(b, d, l, device=dev, dtype=dtype)]
+
+    def call(backend):
+        def fn(rows, weight, bias):
+            return causal_conv1d(rows.transpose(1, 2), weight, bias, seq_idx=seq_idx, activation="silu",
+                                 backend=backend)
+        return fn
+
+    _compare(call("triton"), call("reference"), inputs, dtype, grad_out)
+
+
 @needs_mamba
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize("is_rms_norm", [False, True])
@@ -176,7 +166,6 @@ def test_reference_runs_on_cuda():
 
 
 @needs_mamba
-@needs_conv
 def test_model_fast_backend_matches_reference_on_cuda():
     """Same weights, ``backend="mamba_ssm"`` vs ``"reference"``: log-probs and a gradient agree (fp32)."""
     from slr_models import create_model
