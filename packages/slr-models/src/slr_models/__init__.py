@@ -8,6 +8,8 @@ from slr_models.__about__ import __version__
 from slr_models.decoding import BackendChoice, CTCBeamDecoder, ctc_greedy_decode, ctc_log_likelihood
 from slr_models.models import (
     CTCOutput,
+    MambaSLRConfig,
+    MambaSLRCTC,
     SLRMambaConfig,
     SLRMambaCTC,
     create_model,
@@ -22,6 +24,8 @@ __all__ = [
     "BackendChoice",
     "CTCBeamDecoder",
     "CTCOutput",
+    "MambaSLRCTC",
+    "MambaSLRConfig",
     "SLRMambaCTC",
     "SLRMambaConfig",
     "__version__",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
 from slr_models.layers.common import MODEL_BACKENDS
 
@@ -28,6 +28,8 @@ class SLRMambaConfig:
     log-softmax over ``num_classes`` (blank = 0), the patches pooled by ``global_pool``: ``"avg"``
     (mean, the reference design), ``"max"`` or ``"avgmax"`` (both, concatenated).
     """
+
+    FAMILY: ClassVar[str] = "slr_mamba"
 
     name: str = "custom"
     num_classes: int = 1296
@@ -112,12 +114,17 @@ class SLRMambaConfig:
         return self.temporal_stride ** len(self.temporal_downsample_at)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON/YAML-serialisable dict (tuples become lists)."""
-        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
+        """Plain JSON/YAML-serialisable dict with ``family: "slr_mamba"`` (tuples become lists)."""
+        out = {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
+        return {"family": self.FAMILY, **out}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SLRMambaConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise a ``ValueError`` naming them."""
+        """Inverse of :meth:`to_dict` (``family`` optional); unknown keys raise a ``ValueError`` naming them."""
+        data = dict(data)
+        family = data.pop("family", cls.FAMILY)
+        if family != cls.FAMILY:
+            raise ValueError(f"config family {family!r} is not {cls.FAMILY!r}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -125,7 +132,8 @@ class SLRMambaConfig:
         return cls(**data)
 
     def replace(self, **changes: Any) -> SLRMambaConfig:
-        """A copy with ``changes`` applied (validated like the constructor)."""
+        """A copy with ``changes`` applied (validated like the constructor; a ``family`` key is ignored)."""
+        changes.pop("family", None)
         unknown = sorted(set(changes) - {f.name for f in fields(self)})
         if unknown:
             raise ValueError(f"unknown SLRMambaConfig field(s) {unknown}")

@@ -37,6 +37,49 @@ class CTCOutput:
     lengths: Tensor
 
 
+def check_packed_inputs(frames: Tensor, lengths: Tensor, seq_idx: Tensor | None, heatmaps: Tensor | None,
+                        in_chans: int, img_size: int, heatmap_channels: int) -> Packing:
+    """Validate a packed batch (the model contract) and return its :class:`Packing`.
+
+    ``frames (sum_T, in_chans, img_size, img_size)``, integer ``lengths (B,) >= 1`` summing to
+    ``sum_T``, optional ``seq_idx (sum_T,)`` equal to the video index of each frame, ``heatmaps
+    (sum_T, heatmap_channels, h, w)`` given iff ``heatmap_channels > 0``; each failure is a
+    ``ValueError`` saying what is wrong.
+    """
+    expected = (in_chans, img_size, img_size)
+    if frames.dim() != 4 or tuple(frames.shape[1:]) != expected:
+        raise ValueError(f"frames must be (sum_T, {', '.join(map(str, expected))}), got {tuple(frames.shape)}")
+    if lengths.dim() != 1 or lengths.dtype.is_floating_point or lengths.numel() == 0:
+        raise ValueError(f"lengths must be a non-empty 1-D integer tensor, got {lengths.dtype} "
+                         f"{tuple(lengths.shape)}")
+    lengths = lengths.to(device=frames.device, dtype=torch.int64)
+    if bool((lengths < 1).any()):
+        raise ValueError(f"every video needs at least one frame, got lengths {lengths.tolist()}")
+    if int(lengths.sum()) != frames.shape[0]:
+        raise ValueError(f"lengths sum to {int(lengths.sum())} but frames has {frames.shape[0]} frames")
+    packing = Packing.from_lengths(lengths)
+    if seq_idx is not None and not torch.equal(seq_idx.to(packing.seq_idx), packing.seq_idx):
+        raise ValueError("seq_idx does not match lengths: expected the video index of each frame "
+                         "(0 repeated lengths[0] times, then 1, ...)")
+    if (heatmaps is not None) != (heatmap_channels > 0):
+        raise ValueError(f"model has heatmap_channels={heatmap_channels} but heatmaps "
+                         f"{'were' if heatmaps is not None else 'were not'} given")
+    expected_maps = (frames.shape[0], heatmap_channels)
+    if heatmaps is not None and (heatmaps.dim() != 4 or tuple(heatmaps.shape[:2]) != expected_maps):
+        raise ValueError(f"heatmaps must be ({frames.shape[0]}, {heatmap_channels}, h, w), "
+                         f"got {tuple(heatmaps.shape)}")
+    return packing
+
+
+def pad_log_probs(logits: Tensor, packing: Packing) -> CTCOutput:
+    """Per-frame ``logits (F', V)`` of packed videos -> :class:`CTCOutput` (float32 log-softmax,
+    ``(T_max', B, V)``, positions past a video's length uniform over ``V``)."""
+    padded = logits.new_zeros(packing.num_videos, packing.max_length, logits.shape[-1])
+    padded[packing.seq_idx.long(), packing.frame_positions()] = logits
+    log_probs = F.log_softmax(padded.float(), dim=-1).transpose(0, 1)  # (T', B, V)
+    return CTCOutput(log_probs=log_probs, lengths=packing.lengths)
+
+
 class SLRMambaCTC(nn.Module):
     """Mamba2 continuous sign language recognition model trained with CTC.
 
@@ -84,33 +127,6 @@ class SLRMambaCTC(nn.Module):
         return [rate * i / max(depth - 1, 1) for i in range(depth)]
 
     # ----------------------------------------------------------------------------------- forward
-    def _check_inputs(self, frames: Tensor, lengths: Tensor, seq_idx: Tensor | None,
-                      heatmaps: Tensor | None) -> Packing:
-        c = self.config
-        expected = (c.in_chans, c.img_size, c.img_size)
-        if frames.dim() != 4 or tuple(frames.shape[1:]) != expected:
-            raise ValueError(f"frames must be (sum_T, {', '.join(map(str, expected))}), got {tuple(frames.shape)}")
-        if lengths.dim() != 1 or lengths.dtype.is_floating_point or lengths.numel() == 0:
-            raise ValueError(f"lengths must be a non-empty 1-D integer tensor, got {lengths.dtype} "
-                             f"{tuple(lengths.shape)}")
-        lengths = lengths.to(device=frames.device, dtype=torch.int64)
-        if bool((lengths < 1).any()):
-            raise ValueError(f"every video needs at least one frame, got lengths {lengths.tolist()}")
-        if int(lengths.sum()) != frames.shape[0]:
-            raise ValueError(f"lengths sum to {int(lengths.sum())} but frames has {frames.shape[0]} frames")
-        packing = Packing.from_lengths(lengths)
-        if seq_idx is not None and not torch.equal(seq_idx.to(packing.seq_idx), packing.seq_idx):
-            raise ValueError("seq_idx does not match lengths: expected the video index of each frame "
-                             "(0 repeated lengths[0] times, then 1, ...)")
-        if (heatmaps is not None) != (c.heatmap_channels > 0):
-            raise ValueError(f"model has heatmap_channels={c.heatmap_channels} but heatmaps "
-                             f"{'were' if heatmaps is not None else 'were not'} given")
-        expected_maps = (frames.shape[0], c.heatmap_channels)
-        if heatmaps is not None and (heatmaps.dim() != 4 or tuple(heatmaps.shape[:2]) != expected_maps):
-            raise ValueError(f"heatmaps must be ({frames.shape[0]}, {c.heatmap_channels}, h, w), "
-                             f"got {tuple(heatmaps.shape)}")
-        return packing
-
     def _downsample(self, key: str, hidden: Tensor, residual: Tensor | None, packing: Packing):
         x = hidden if residual is None else residual + hidden
         hidden, packing = self.downsamplers[key](x, packing)
@@ -121,7 +137,8 @@ class SLRMambaCTC(nn.Module):
         """Per-frame features ``(F', k d_model)``: ``[pooled patch tokens, cls token]`` after the final norm
         (``k = 2``, or 3 with ``global_pool="avgmax"``), and the :class:`Packing` after temporal
         downsampling."""
-        packing = self._check_inputs(frames, lengths, seq_idx, heatmaps)
+        c = self.config
+        packing = check_packed_inputs(frames, lengths, seq_idx, heatmaps, c.in_chans, c.img_size, c.heatmap_channels)
         if heatmaps is not None:
             size = (self.config.img_size, self.config.img_size)
             maps = F.interpolate(heatmaps.to(frames.dtype), size=size, mode="bilinear", align_corners=False)
@@ -146,11 +163,7 @@ class SLRMambaCTC(nn.Module):
         """``frames (sum_T, C, H, W)``, ``lengths (B,)``, optional ``seq_idx (sum_T,)`` (checked against
         ``lengths``) and ``heatmaps (sum_T, K, h, w)`` -> :class:`CTCOutput`."""
         features, packing = self.forward_features(frames, lengths, seq_idx, heatmaps)
-        logits = self.head(features)  # (F', V)
-        padded = logits.new_zeros(packing.num_videos, packing.max_length, logits.shape[-1])
-        padded[packing.seq_idx.long(), packing.frame_positions()] = logits
-        log_probs = F.log_softmax(padded.float(), dim=-1).transpose(0, 1)  # (T', B, V)
-        return CTCOutput(log_probs=log_probs, lengths=packing.lengths)
+        return pad_log_probs(self.head(features), packing)
 
     # ---------------------------------------------------------------------- training helpers
     def output_lengths(self, lengths: Tensor | list[int]) -> Tensor:

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Union
+
+import torch.nn as nn
 
 from slr_models.models.config import SLRMambaConfig
 from slr_models.models.ctc import SLRMambaCTC
+from slr_models.models.mamba_slr import MambaSLRConfig, MambaSLRCTC
 
-_REGISTRY: dict[str, Callable[[], SLRMambaConfig]] = {}
+ModelConfig = Union[SLRMambaConfig, MambaSLRConfig]
+#: Model families: config class -> model class; a config dict names its family (default ``slr_mamba``).
+FAMILIES: dict[str, tuple[type, type[nn.Module]]] = {
+    SLRMambaConfig.FAMILY: (SLRMambaConfig, SLRMambaCTC),
+    MambaSLRConfig.FAMILY: (MambaSLRConfig, MambaSLRCTC),
+}
+_REGISTRY: dict[str, Callable[[], ModelConfig]] = {}
 
 
-def register_model(fn: Callable[[], SLRMambaConfig]) -> Callable[[], SLRMambaConfig]:
+def register_model(fn: Callable[[], ModelConfig]) -> Callable[[], ModelConfig]:
     """Decorator: register a zero-argument function returning a config under the function's name."""
     name = fn.__name__
     if name in _REGISTRY:
@@ -24,7 +33,7 @@ def list_models() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get_config(model_name: str, /, **overrides: Any) -> SLRMambaConfig:
+def get_config(model_name: str, /, **overrides: Any) -> ModelConfig:
     """The registered config of ``model_name`` with ``overrides`` applied (``name`` must match if given)."""
     if model_name not in _REGISTRY:
         raise ValueError(f"unknown model {model_name!r}; registered models: {', '.join(list_models())}")
@@ -33,20 +42,36 @@ def get_config(model_name: str, /, **overrides: Any) -> SLRMambaConfig:
     return _REGISTRY[model_name]().replace(**overrides)
 
 
-def create_model(model_name: str, num_classes: int | None = None, /, **overrides: Any) -> SLRMambaCTC:
-    """Build a registered model. ``num_classes`` (including the CTC blank 0) and any other
-    :class:`SLRMambaConfig` field can be overridden; ``create_model(d["name"], **d)`` with
+def config_from_dict(data: dict[str, Any]) -> ModelConfig:
+    """A config from its ``to_dict()`` form; ``data["family"]`` picks the class (``slr_mamba`` if absent)."""
+    family = data.get("family", SLRMambaConfig.FAMILY)
+    if family not in FAMILIES:
+        raise ValueError(f"unknown model family {family!r}; known: {', '.join(sorted(FAMILIES))}")
+    return FAMILIES[family][0].from_dict(data)
+
+
+def build_model(config: ModelConfig) -> nn.Module:
+    """The model of a config (of any family)."""
+    for config_cls, model_cls in FAMILIES.values():
+        if isinstance(config, config_cls):
+            return model_cls(config)
+    raise TypeError(f"not a model config: {type(config).__name__}")
+
+
+def create_model(model_name: str, num_classes: int | None = None, /, **overrides: Any) -> nn.Module:
+    """Build a registered model. ``num_classes`` (including the CTC blank 0) and any other field of
+    the model's config can be overridden; ``create_model(d["name"], **d)`` with
     ``d = model.config.to_dict()`` rebuilds the same architecture."""
     if num_classes is not None:
         overrides["num_classes"] = num_classes
-    return SLRMambaCTC(get_config(model_name, **overrides))
+    return build_model(get_config(model_name, **overrides))
 
 
-def create_model_from_config(config: SLRMambaConfig | dict[str, Any]) -> SLRMambaCTC:
+def create_model_from_config(config: ModelConfig | dict[str, Any]) -> nn.Module:
     """Build a model from a config or its ``to_dict()`` form (the name need not be registered)."""
     if isinstance(config, dict):
-        config = SLRMambaConfig.from_dict(config)
-    return SLRMambaCTC(config)
+        config = config_from_dict(config)
+    return build_model(config)
 
 
 @register_model
@@ -77,3 +102,20 @@ def slr_mamba_base() -> SLRMambaConfig:
         name="slr_mamba_base", img_size=224, stem_dims=(128, 256), d_model=512, depth=12, d_state=64,
         headdim=64, drop_path_rate=0.1,
     )
+
+
+@register_model
+def mamba_slr_base() -> MambaSLRConfig:
+    """Mamba_SLR as its ``run_phoenix.sh`` trains it: 224 px, stem stride 16 (14x14 patches + cls), d_model
+    512, 12 blocks, expand 2, headdim 64, spatial d_state 16 / 4 groups (one per direction), temporal
+    d_state 32 / 2 groups, attention (8 heads) in the spatial slot of block 4, MLP 4x, drop path 0.4,
+    head dropout 0.1: 57,154,016 parameters for 1296 classes."""
+    return MambaSLRConfig(name="mamba_slr_base")
+
+
+@register_model
+def mamba_slr_tiny() -> MambaSLRConfig:
+    """The Mamba_SLR architecture small enough for CPU tests and short CPU runs: 32 px (2x2 patches +
+    cls), d_model 64, 2 blocks (attention in block 1), headdim 16, chunk 32, no drop path."""
+    return MambaSLRConfig(name="mamba_slr_tiny", img_size=32, d_model=64, depth=2, headdim=16, chunk_size=32,
+                          attention_layers=(1,), drop_path_rate=0.0)
