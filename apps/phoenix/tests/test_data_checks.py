@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from slr_data import FrameReadError, SynthConfig, generate_synthetic_corpus
-from slr_phoenix.data import prepare_corpus
+from slr_data import FrameReadError, SynthConfig, eval_preset, generate_synthetic_corpus
+from slr_phoenix.data import eval_transform_config, prepare_corpus
 from slr_phoenix.settings import DataSettings
 
 SMALL = SynthConfig(num_train=6, num_dev=2, num_test=2, vocab_size=5, image_size=16, num_signers=2)
@@ -55,3 +55,11 @@ def test_one_missing_folder_is_named_with_its_info_entry(tmp_path: Path):
     with pytest.raises(FrameReadError, match=r"\(1 of the corpus' 10 videos have none\)") as info:
         prepare_corpus(DataSettings(corpus="phoenix2014", root=str(generated.preprocess_dir)))
     assert info.value.path == str(gone.frame_dir) and gone.source in str(info.value)
+
+
+@pytest.mark.parametrize("augment", ["phoenix", "synthetic"])
+def test_eval_transform_sees_what_the_train_profile_sees(augment):
+    """The eval sets use the profile's matching eval (the mean train crop); it equals
+    ``eval_preset(img)``, which ``checkpoint_extra`` stores, so predict/evaluate see the same."""
+    config = eval_transform_config(DataSettings(augment=augment), 32)
+    assert config == eval_preset(32, augment) == eval_preset(32) and config.crop_mode == "train_mean"

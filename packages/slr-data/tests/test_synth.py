@@ -196,11 +196,12 @@ def _leave_one_signer_out_accuracy(x, y, groups):
     return correct / len(y)
 
 
-@pytest.mark.parametrize("preset,floor", [("eval", 0.9), ("train", 0.6)])
+@pytest.mark.parametrize("preset,floor", [("eval", 0.85), ("train", 0.6)])
 def test_glosses_stay_recognisable_at_32px_across_signers(preset, floor):
     """Learnability proxy: even a nearest-centroid classifier on pooled pixels (chance: 2.5 %)
     recognises most default glosses of an unseen signer at 32 px, before and after the train
-    augmentation (measured: 0.93 and 0.73; random crops shift pixels, which this classifier
+    augmentation (measured: 0.895 and 0.73; the eval view is the mean train crop, 60 of 64 px: 0.93
+    with the older, tighter 56 px centre crop; random crops shift pixels, which this classifier
     cannot undo and a convolutional model can)."""
     config = SynthConfig()
     transform = VideoTransform(eval_preset(32) if preset == "eval" else train_preset(32, "synthetic"))

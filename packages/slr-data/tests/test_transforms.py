@@ -133,15 +133,19 @@ def test_keypoints_follow_the_pixels():
         assert np.abs(centroid - expected).max() < 1.0, (params, centroid, expected)
 
 
-def test_eval_is_resize_and_centre_crop_then_normalise():
+def test_centre_crop_eval_is_resize_and_centre_crop_then_normalise():
+    """crop_mode="center" (the classic eval, and Mamba_SLR's on its 256x256 frames: the resize to 256
+    is a no-op there and the 224 crop starts at pixel 16)."""
     video = _video(3, 256, 256)
-    out = VideoTransform(eval_preset(224))(video)
-    expected = (video[:, 16:240, 16:240].astype(np.float32) / 255 - 0.45) / 0.225
-    np.testing.assert_allclose(out.frames.permute(0, 2, 3, 1).numpy(), expected, atol=1e-5)
+    for config in (eval_preset(224, crop_mode="center"), eval_preset(224, "mamba_slr")):
+        out = VideoTransform(config)(video)
+        expected = (video[:, 16:240, 16:240].astype(np.float32) / 255 - 0.45) / 0.225
+        np.testing.assert_allclose(out.frames.permute(0, 2, 3, 1).numpy(), expected, atol=1e-5)
     phoenix = _video(2, 260, 210)  # PHOENIX frames are 210 wide, 260 high
-    params = VideoTransform(eval_preset(224)).sample_params((260, 210))
+    centre = VideoTransform(eval_preset(224, crop_mode="center"))
+    params = centre.sample_params((260, 210))
     assert params.crop == (13, 38, 184, 184) and params.out_size == (224, 224)
-    assert VideoTransform(eval_preset(224))(phoenix).frames.shape == (2, 3, 224, 224)
+    assert centre(phoenix).frames.shape == (2, 3, 224, 224)
     whole = VideoTransform(EvalTransformConfig(size=32, resize=None)).sample_params((40, 60))
     assert whole.crop == (0, 0, 60, 40)
 
@@ -170,7 +174,8 @@ def test_random_resized_crop_respects_scale_and_ratio():
 def test_configs_validate_and_round_trip():
     for config in (train_preset(224), train_preset(32, "synthetic"), eval_preset(48), EVERYTHING):
         assert transform_config_from_dict(config.to_dict()) == config
-    assert eval_preset(224).resize == 256 and eval_preset(32).resize == 37
+    assert eval_preset(224, crop_mode="center").resize == 256
+    assert eval_preset(32, crop_mode="center").resize == 37
     assert "solarize" not in train_preset(32, "synthetic").randaugment.ops
     with pytest.raises(ValueError, match="unknown RandAugment"):
         RandAugmentConfig(ops=("blur",))

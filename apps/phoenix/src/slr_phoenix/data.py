@@ -8,6 +8,7 @@ from pathlib import Path
 
 from slr_data import (
     Corpus,
+    EvalTransformConfig,
     FrameReadError,
     LengthBucketBatchSampler,
     SynthConfig,
@@ -93,8 +94,15 @@ class RunData:
     evals: dict[str, EvalSet]
 
 
+def eval_transform_config(settings: DataSettings, img_size: int) -> EvalTransformConfig:
+    """The eval transform of the run's train profile (``data.augment``): it sees what training sees on
+    average (``"mamba_slr"``: the original's resize 256 / centre crop 224)."""
+    return eval_preset(img_size, profile=settings.augment)
+
+
 def eval_dataset(records, vocab: Vocabulary, settings: DataSettings, img_size: int) -> VideoDataset:
-    return VideoDataset(records, vocab, eval_preset(img_size), temporal=eval_temporal_config(settings),
+    return VideoDataset(records, vocab, eval_transform_config(settings, img_size),
+                        temporal=eval_temporal_config(settings),
                         on_error=settings.on_error, preload=settings.preload,
                         decode_threads=settings.num_decode_threads)
 

@@ -39,9 +39,11 @@ from slr_data.temporal import TemporalConfig, sample_frame_indices
 from slr_data.transforms import (
     EvalTransformConfig,
     RandAugmentConfig,
+    TimmRandAugmentConfig,
     TrainTransformConfig,
     VideoTransform,
     eval_preset,
+    matching_eval_config,
     train_preset,
     transform_config_from_dict,
 )
@@ -64,6 +66,7 @@ __all__ = [
     "SynthConfig",
     "SynthCorpus",
     "TemporalConfig",
+    "TimmRandAugmentConfig",
     "TrainTransformConfig",
     "UnknownGlossError",
     "UnsafePickleError",
@@ -85,6 +88,7 @@ __all__ = [
     "load_phoenix2014",
     "load_phoenix2014t",
     "load_pickle",
+    "matching_eval_config",
     "read_corpus_csv",
     "read_info_file",
     "read_phoenix2014t_csv",

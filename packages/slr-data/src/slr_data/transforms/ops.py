@@ -1,6 +1,7 @@
 """Photometric ops on a whole video ``(T, H, W, 3) uint8`` at once, identical for every frame.
 
-Per-pixel maps (brightness, contrast, posterize, solarize, autocontrast, equalize) are composed
+Per-pixel maps (brightness, contrast, posterize, solarize, solarize_add, invert, autocontrast,
+equalize) are composed
 into one per-channel lookup table and applied with a single ``cv2.LUT`` pass; the statistics
 that contrast / autocontrast / equalize need come from the histogram of the whole video (so all
 frames get the same map), pushed through the table built so far. Saturation (``color``) and
@@ -127,7 +128,12 @@ def _smooth(frame: np.ndarray) -> np.ndarray:
 
 def apply_color_ops(video: np.ndarray, ops: Sequence[tuple[str, float]]) -> np.ndarray:
     """Apply ``ops`` (``(name, value)`` from :func:`~slr_data.transforms.params.sample_train_params`)
-    to ``video`` ``(T, H, W, 3) uint8`` in place; returns ``video``."""
+    to ``video`` ``(T, H, W, 3) uint8`` in place; returns ``video``.
+
+    Values: enhancement factors (brightness, contrast, color, sharpness; 1 = unchanged), bits kept
+    (posterize), threshold (solarize: values >= it are inverted), value added below 128
+    (solarize_add); ignored for identity, invert, autocontrast, equalize.
+    """
     if not ops:
         return video
     if video.dtype != np.uint8 or video.ndim != 4 or video.shape[-1] != 3 or not video.flags.c_contiguous:
@@ -146,6 +152,11 @@ def apply_color_ops(video: np.ndarray, ops: Sequence[tuple[str, float]]) -> np.n
             chain.then(_IDENTITY & mask)
         elif name == "solarize":
             chain.then(np.where(_IDENTITY >= value, 255 - _IDENTITY, _IDENTITY).astype(np.uint8))
+        elif name == "solarize_add":  # timm: values below 128 get ``value`` added (clipped at 255)
+            added = np.minimum(_IDENTITY.astype(np.int64) + int(value), 255)
+            chain.then(np.where(_IDENTITY < 128, added, _IDENTITY).astype(np.uint8))
+        elif name == "invert":
+            chain.then(255 - _IDENTITY)
         elif name == "autocontrast":
             chain.then(_autocontrast_lut(chain.histogram()))
         elif name == "equalize":

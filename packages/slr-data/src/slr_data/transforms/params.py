@@ -13,13 +13,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from slr_data.transforms.config import GEOMETRY_OPS, EvalTransformConfig, TrainTransformConfig
+from slr_data.transforms.crops import erase_boxes, mean_random_resized_crop, random_resized_crop
+from slr_data.transforms.timm_randaugment import sample_timm_ops, timm_color_ops, timm_geometry_matrix
 
 __all__ = ["VideoAugParams", "sample_train_params", "eval_params", "fill_color"]
+
+Box = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True, eq=False)
 class VideoAugParams:
     """What happens to one video.
+
+    The geometry, in order: ``source_affine`` (source frame), crop + resize, ``affine`` (output
+    frame), flip; :meth:`matrix` composes all of it, so keypoints follow every geometric op.
 
     Attributes:
         source_size: ``(H, W)`` of the input frames.
@@ -29,18 +36,33 @@ class VideoAugParams:
             the RandAugment geometric ops (rotation, shear, translation about the centre).
         flip: mirror horizontally (last).
         color_ops: ``((name, value), ...)`` applied in order after the geometry.
-        erase: ``(x0, y0, w, h)`` rectangle in output pixels filled with ``fill``, or ``None``.
+        erase: ``((x0, y0, w, h), ...)`` rectangles in output pixels filled with ``fill``.
         fill: RGB uint8 colour for erased areas and borders (the normalisation mean).
+        source_affine: optional 2x3 matrix (source pixels -> source pixels) applied before the
+            crop: the timm RandAugment geometric ops on the whole frame.
+        border: RGB uint8 colour of pixels warped in from outside the frame (``None``: ``fill``).
+        erase_noise: per rectangle of ``erase``, an ``(h, w, 3)`` (per-pixel) or ``(1, 1, 3)``
+            (per-rectangle colour) float32 array in normalised units written over the rectangle after
+            normalisation (the same for every frame), or ``None`` (``fill``).
+        timm_ops: the timm RandAugment ops drawn, ``((name, argument), ...)`` (for inspection).
     """
 
     source_size: tuple[int, int]
-    crop: tuple[int, int, int, int]
+    crop: Box
     out_size: tuple[int, int]
     affine: np.ndarray | None = None
     flip: bool = False
     color_ops: tuple[tuple[str, float], ...] = ()
-    erase: tuple[int, int, int, int] | None = None
+    erase: tuple[Box, ...] = ()
     fill: tuple[int, int, int] = (115, 115, 115)
+    source_affine: np.ndarray | None = None
+    border: tuple[int, int, int] | None = None
+    erase_noise: tuple[np.ndarray, ...] | None = None
+    timm_ops: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def border_color(self) -> tuple[int, int, int]:
+        return self.fill if self.border is None else self.border
 
     def crop_matrix(self) -> np.ndarray:
         """2x3 matrix: source pixel coords -> output pixel coords of the crop + resize alone."""
@@ -50,8 +72,11 @@ class VideoAugParams:
         return np.array([[sx, 0.0, (0.5 - x0) * sx - 0.5], [0.0, sy, (0.5 - y0) * sy - 0.5]])
 
     def geometry_matrix(self) -> np.ndarray:
-        """2x3 matrix: source pixel coords -> output coords of crop, resize and affine (no flip)."""
+        """2x3 matrix: source pixel coords -> output coords of source affine, crop + resize, affine
+        (no flip)."""
         m = _to3(self.crop_matrix())
+        if self.source_affine is not None:
+            m = m @ _to3(self.source_affine)
         if self.affine is not None:
             m = _to3(self.affine) @ m
         return m[:2]
@@ -76,27 +101,6 @@ def _to3(m: np.ndarray) -> np.ndarray:
 
 def fill_color(mean: tuple[float, float, float]) -> tuple[int, int, int]:
     return tuple(int(round(255 * m)) for m in mean)
-
-
-def _random_resized_crop(height, width, scale, ratio, rng) -> tuple[int, int, int, int]:
-    """torchvision's RandomResizedCrop box sampling; returns ``(x0, y0, w, h)``."""
-    area = height * width
-    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
-    for _ in range(10):
-        target = area * rng.uniform(scale[0], scale[1])
-        aspect = math.exp(rng.uniform(*log_ratio))
-        w = int(round(math.sqrt(target * aspect)))
-        h = int(round(math.sqrt(target / aspect)))
-        if 0 < w <= width and 0 < h <= height:
-            return int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1)), w, h
-    in_ratio = width / height
-    if in_ratio < ratio[0]:
-        w, h = width, int(round(width / ratio[0]))
-    elif in_ratio > ratio[1]:
-        w, h = int(round(height * ratio[1])), height
-    else:
-        w, h = width, height
-    return (width - w) // 2, (height - h) // 2, w, h
 
 
 def _ops_affine(ops, out_size) -> np.ndarray | None:
@@ -152,7 +156,7 @@ def sample_train_params(
     """Draw one video's parameters for ``config`` (``source_size = (H, W)``)."""
     height, width = source_size
     out_size = config.size
-    crop = _random_resized_crop(height, width, config.scale, config.ratio, rng)
+    crop = random_resized_crop(height, width, config.scale, config.ratio, rng)
     ops: list[tuple[str, float]] = []
     ra = config.randaugment
     if ra is not None and ra.num_ops > 0:
@@ -162,40 +166,47 @@ def sample_train_params(
         for index in rng.integers(0, len(ra.ops), size=ra.num_ops):
             name = ra.ops[int(index)]
             ops.append((name, _op_value(name, magnitude, out_size, rng)))
+    color_ops = tuple(op for op in ops if op[0] not in GEOMETRY_OPS and op[0] != "identity")
+    timm_ops: tuple[tuple[str, float], ...] = ()
+    if config.timm_randaugment is not None:
+        timm_ops = sample_timm_ops(config.timm_randaugment, rng)
+        color_ops = timm_color_ops(timm_ops)
     flip = bool(config.hflip_prob > 0 and rng.random() < config.hflip_prob)
-    erase = None
+    erase: tuple[tuple[int, int, int, int], ...] = ()
+    noise = None
     if config.erasing_prob > 0 and rng.random() < config.erasing_prob:
-        erase = _erase_box(out_size, config.erasing_scale, config.erasing_ratio, rng)
+        erase = erase_boxes(out_size, config.erasing_scale, config.erasing_ratio, config.erasing_count, rng)
+        if config.erasing_mode != "const":
+            noise = tuple(rng.standard_normal((h, w, 3) if config.erasing_mode == "pixel" else (1, 1, 3),
+                                              dtype=np.float32) for _, _, w, h in erase)
     return VideoAugParams(
         source_size=(height, width),
         crop=crop,
         out_size=out_size,
         affine=_ops_affine(ops, out_size),
         flip=flip,
-        color_ops=tuple(op for op in ops if op[0] not in GEOMETRY_OPS and op[0] != "identity"),
+        color_ops=color_ops,
         erase=erase,
         fill=fill_color(config.mean),
+        source_affine=None if not timm_ops else timm_geometry_matrix(timm_ops, (height, width)),
+        border=None if config.timm_randaugment is None else config.timm_randaugment.fill,
+        erase_noise=noise,
+        timm_ops=timm_ops,
     )
 
 
-def _erase_box(out_size, scale, ratio, rng) -> tuple[int, int, int, int] | None:
-    out_h, out_w = out_size
-    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
-    for _ in range(10):
-        target = out_h * out_w * rng.uniform(*scale)
-        aspect = math.exp(rng.uniform(*log_ratio))
-        h = int(round(math.sqrt(target * aspect)))
-        w = int(round(math.sqrt(target / aspect)))
-        if 0 < h < out_h and 0 < w < out_w:
-            return int(rng.integers(0, out_w - w + 1)), int(rng.integers(0, out_h - h + 1)), w, h
-    return None
-
-
 def eval_params(config: EvalTransformConfig, source_size) -> VideoAugParams:
-    """Deterministic parameters: short side resized to ``config.resize``, centre crop ``config.size``."""
+    """Deterministic parameters of ``config`` on frames of ``source_size = (H, W)``: a centred crop
+    (short side resized to ``config.resize`` then ``config.size``, the whole frame, or the mean
+    train crop; see :class:`~slr_data.transforms.config.EvalTransformConfig`)."""
     height, width = source_size
     out_h, out_w = config.size
-    if config.resize is None:
+    if config.crop_mode == "train_mean":
+        mean_box = mean_random_resized_crop(height, width, config.train_scale, config.train_ratio)
+        x0, x1 = _rounded_edges(mean_box[0], mean_box[2], width)
+        y0, y1 = _rounded_edges(mean_box[1], mean_box[3], height)
+        crop = (x0, y0, x1 - x0, y1 - y0)
+    elif config.resize is None:
         crop = (0, 0, width, height)
     else:
         factor = config.resize / min(height, width)
@@ -205,3 +216,11 @@ def eval_params(config: EvalTransformConfig, source_size) -> VideoAugParams:
     return VideoAugParams(
         source_size=(height, width), crop=crop, out_size=(out_h, out_w), fill=fill_color(config.mean)
     )
+
+
+def _rounded_edges(start: float, extent: float, length: int) -> tuple[int, int]:
+    """Integer edges of ``[start, start + extent]`` inside ``[0, length]``, each rounded on its own
+    (so each is within half a pixel of the exact one)."""
+    low = min(max(int(round(start)), 0), length - 1)
+    high = min(max(int(round(start + extent)), low + 1), length)
+    return low, high

@@ -1,9 +1,10 @@
 """The video transform: ``(T, H, W, 3) uint8`` -> normalised ``(T, 3, h, w) float32``.
 
 Parameters are drawn once per video (:mod:`slr_data.transforms.params`), so every frame gets the
-same crop, affine, flip, colour ops and erased rectangle. Work is done on the stacked uint8
-array: a crop is a view, each frame is resized once by OpenCV, photometric ops are one LUT pass,
-and the only float conversion is the final normalisation.
+same crop, affine, flip, colour ops and erased rectangles (and erasing noise). Work is done on the
+stacked uint8 array: a crop is a view, each frame is resized (or warped) once by OpenCV,
+photometric ops are one LUT pass, and the only float conversion is the final normalisation (after
+which noise-filled erasures are written, as they are in normalised units).
 """
 
 from __future__ import annotations
@@ -92,26 +93,39 @@ class VideoTransform:
             raise ValueError(f"params are for frames {params.source_size}, video has {video.shape[1:3]}")
         crop_w, crop_h = params.crop[2:]
         shrink = crop_w >= 2 * params.out_size[1] or crop_h >= 2 * params.out_size[0]
-        if params.affine is not None and not shrink:
-            # one pass: crop + resize + affine as a single warp of the source frame
-            out = _warp(video, params.geometry_matrix(), params.fill, params.out_size)
+        border = params.border_color
+        warped = params.affine is not None or params.source_affine is not None
+        if warped and not shrink:
+            # one pass: source affine + crop + resize + affine as a single warp of the source frame
+            out = _warp(video, params.geometry_matrix(), border, params.out_size)
         else:
-            out = _crop_resize(video, params.crop, params.out_size)
-            if params.affine is not None:  # a large shrink: area-resize first (no aliasing), then warp
-                out = _warp(out, params.affine, params.fill, params.out_size)
+            if params.source_affine is not None:  # a large shrink: warp the whole frame first ...
+                video = _warp(video, params.source_affine, border, params.source_size)
+            out = _crop_resize(video, params.crop, params.out_size)  # ... area-resize (no aliasing) ...
+            if params.affine is not None:  # ... then warp the output
+                out = _warp(out, params.affine, border, params.out_size)
         if params.flip:
             out = np.ascontiguousarray(out[:, :, ::-1])
         apply_color_ops(out, params.color_ops)
-        if params.erase is not None:
-            x0, y0, w, h = params.erase
+        for x0, y0, w, h in params.erase:
             out[:, y0 : y0 + h, x0 : x0 + w] = params.fill
         return out
+
+    def finish(self, video: np.ndarray, params: VideoAugParams) -> torch.Tensor:
+        """Normalise the output of :meth:`apply` and write the erasing noise of ``params``:
+        ``(T, h, w, 3) uint8 -> (T, 3, h, w) float32``."""
+        frames = normalize_video(video, self.config.mean, self.config.std)
+        if params.erase_noise is not None:
+            array = frames.numpy()
+            for (x0, y0, w, h), noise in zip(params.erase, params.erase_noise, strict=True):
+                array[:, :, y0 : y0 + h, x0 : x0 + w] = noise.transpose(2, 0, 1)
+        return frames
 
     def __call__(
         self, video: np.ndarray, rng: np.random.Generator | None = None, keypoints: np.ndarray | None = None
     ) -> TransformedVideo:
         params = self.sample_params(video.shape[1:3], rng)
-        frames = normalize_video(self.apply(video, params), self.config.mean, self.config.std)
+        frames = self.finish(self.apply(video, params), params)
         points = None
         if keypoints is not None:
             points = params.transform_points(np.asarray(keypoints)[..., :2]).astype(np.float32)
