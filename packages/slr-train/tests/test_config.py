@@ -73,3 +73,50 @@ def test_configs_are_frozen_and_copy_deepspeed_mappings():
     assert cfg.deepspeed_config["zero_optimization"]["stage"] == 1
     with pytest.raises(AttributeError):
         cfg.kind = "ddp"
+
+
+def test_configs_saved_before_the_recipe_options_still_load_with_todays_behaviour():
+    from slr_train import InitFromConfig, LossConfig
+
+    saved = TrainConfig().to_dict()
+    for key in ("warmup_lr", "lr_schedule", "lr_scaling"):
+        del saved["optim"][key]
+    del saved["loss"], saved["init_from"]
+    cfg = TrainConfig.from_dict(saved)
+    assert cfg == TrainConfig()
+    assert (cfg.optim.warmup_lr, cfg.optim.lr_schedule, cfg.optim.lr_scaling) == (0.0, "slr", "none")
+    assert cfg.loss == LossConfig("sum") and cfg.init_from == InitFromConfig(path=None)
+
+
+def test_recipe_options_round_trip():
+    data = {"optim": {"lr": 1e-3, "warmup_lr": 1e-4, "min_lr": 1e-5, "lr_schedule": "mamba_slr",
+                      "lr_scaling": "linear_256"},
+            "loss": {"reduction": "mean_per_target"},
+            "init_from": {"path": "/x/pre.pth", "keys": ["model_ema"], "remap": "mamba_slr"}}
+    cfg = TrainConfig.from_dict(data)
+    assert cfg.init_from.keys == ("model_ema",)
+    assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"optim": {"lr_scaling": "sqrt"}}, "optim.lr_scaling: expected one of 'none', 'linear_256'"),
+    ({"optim": {"lr_schedule": "step"}}, "optim.lr_schedule: expected one of 'slr', 'mamba_slr'"),
+    ({"optim": {"lr": 1e-3, "warmup_lr": 1e-2}}, r"optim.warmup_lr: must be in \[0, lr=0.001\]"),
+    ({"loss": {"reduction": "mean"}}, "loss.reduction: expected one of 'sum', 'mean_per_target'"),
+    ({"init_from": {"remap": "yes"}}, "init_from.remap: expected one of"),
+    ({"init_from": {"weights": "best"}}, "init_from.weights: expected one of"),
+    ({"init_from": {"path": ""}}, "init_from.path: must not be empty"),
+    ({"init_from": {"keys": [""]}}, "init_from.keys: must be non-empty strings"),
+])
+def test_recipe_options_are_validated(data, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig.from_dict(data)
+
+
+def test_linear_256_scales_lr_warmup_lr_and_min_lr_by_the_total_batch():
+    optim = OptimConfig(lr=1e-3, warmup_lr=1e-4, min_lr=1e-5, grad_accum_steps=2, lr_scaling="linear_256")
+    assert optim.total_batch_size(2, 4) == 16
+    assert optim.scaled_lrs(2, 4) == (1e-3 * 16 / 256, 1e-4 * 16 / 256, 1e-5 * 16 / 256)
+    assert OptimConfig(lr=1e-3, warmup_lr=1e-4, min_lr=1e-5).scaled_lrs(None, 8) == (1e-3, 1e-4, 1e-5)
+    with pytest.raises(ValueError, match="optim.lr_scaling: 'linear_256'.*batch size"):
+        optim.scaled_lrs(None, 1)

@@ -47,6 +47,23 @@ def test_nonfinite_on_one_rank_skips_on_every_rank(slr_train_two_rank_results):
 
 
 @pytest.mark.timeout(300)
+def test_ddp_mean_per_target_loss_equals_single_process(tmp_path):
+    # uneven micro-batches (2 + 1 videos per rank): every sample of the step weighs the same
+    mp.spawn(workers.ddp_loss_worker, args=(2, workers.kit.free_port(), str(tmp_path)), nprocs=2, join=True)
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        single = workers.train_mean_per_target(tmp_path / "single")
+    finally:
+        torch.set_num_threads(threads)
+    for key in single["weights"]:
+        assert torch.equal(ranks[0]["weights"][key], ranks[1]["weights"][key]), key
+        torch.testing.assert_close(ranks[0]["weights"][key], single["weights"][key], rtol=1e-5, atol=1e-6)
+    assert ranks[0]["history"][-1]["train_loss"] == pytest.approx(single["history"][-1]["train_loss"], rel=1e-5)
+
+
+@pytest.mark.timeout(300)
 def test_two_process_evaluation_gives_exactly_the_single_process_counts(slr_train_two_rank_results):
     ranks, single = slr_train_two_rank_results
     for key in ("eval_fake", "eval_metrics"):

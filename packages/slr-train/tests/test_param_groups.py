@@ -72,3 +72,43 @@ def test_out_of_range_layer_id_names_the_parameter(slr_train_kit):
     model.layer_decay_id = lambda name: 7 if name == "head.weight" else 0
     with pytest.raises(ValueError, match="head.weight"):
         assign_param_groups(model, weight_decay=0.05, layer_decay=0.75)
+
+
+def _mamba_slr_layer_id(name: str, num_max_layer: int) -> int:
+    """Mamba_SLR's optim_factory.get_num_layer_for_model, from its rule (``"cls_token"`` is tested
+    as a substring there: a name inside the string "cls_token")."""
+    if name in "cls_token" or name.startswith("patch_embed"):
+        return 0
+    if "spatial" in name or "mlp" in name:
+        return int(name.split(".")[1]) + 1
+    return num_max_layer - 1
+
+
+@pytest.mark.parametrize("depth, layer_decay", [(3, 0.75), (12, 0.75), (2, 0.5)])
+def test_group_scales_equal_mamba_slr_layer_decay_values(slr_train_kit, depth, layer_decay):
+    model = slr_train_kit.MambaSLRNamedModel(depth=depth)
+    num_layers = depth  # Mamba_SLR: model.get_num_layers() == len(model.layers)
+    values = [layer_decay ** (num_layers + 1 - i) for i in range(num_layers + 2)]  # its LayerDecayValueAssigner
+    groups = assign_param_groups(model, weight_decay=0.05, layer_decay=layer_decay)
+    seen = set()
+    for group in groups:
+        for name in group.names:
+            layer_id = _mamba_slr_layer_id(name, len(values))
+            assert group.layer_id == layer_id, name
+            assert group.lr_scale == pytest.approx(values[layer_id], rel=1e-12), name
+            seen.add(name)
+    assert seen == {n for n, _ in model.named_parameters()}
+    # temporal mixers and norms share the last group with norm_f and the head: the peak lr
+    for name in ("layers.0.temporal_mixer.in_proj.weight", "layers.0.temporal_norm.weight", "norm_f.weight",
+                 "head.weight"):
+        assert _group_of(groups, name).lr_scale == 1.0
+    assert _group_of(groups, "layers.0.spatial_mixer.in_proj.weight").lr_scale == pytest.approx(
+        layer_decay ** depth)
+    assert _group_of(groups, "layers.0.mlp_norm.weight").layer_id == 1
+    # Mamba_SLR's weight decay split: 1-D, biases and cls_token get none
+    assert _group_of(groups, "cls_token").weight_decay == 0.0
+    assert _group_of(groups, "layers.1.spatial_mixer.A_log").weight_decay == 0.0
+    assert _group_of(groups, "layers.1.mlp.fc1.weight").weight_decay == 0.05
+    opt = build_adamw(model, lr=2e-3, weight_decay=0.05, layer_decay=layer_decay)
+    for group in opt.param_groups:
+        assert group["lr"] == 2e-3 * values[group["layer_id"]]

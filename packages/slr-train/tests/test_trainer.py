@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import math
 
 import pytest
 import torch
@@ -165,3 +166,45 @@ def test_dev_without_to_glosses_is_rejected(slr_train_kit, slr_train_tiny_config
     with pytest.raises(ValueError, match="to_glosses"):
         Trainer(kit.FakeCTCModel(), slr_train_tiny_config, _train_set(kit, data, kit.sampler_factory(2)), tmp_path,
                 dev=EvalSet("dev", data, kit.collate))
+
+
+def test_linear_256_scaling_and_the_mamba_slr_schedule_reach_the_optimiser(slr_train_kit, slr_train_tiny_config,
+                                                                           tmp_path, caplog):
+    import logging
+
+    from slr_train import OptimConfig
+
+    kit = slr_train_kit
+    data = kit.FakeDataset(16, seed=0)  # 4 batches of 4, accumulation 2: 2 steps per epoch
+    optim = OptimConfig(lr=1e-3, warmup_lr=1e-4, min_lr=1e-5, epochs=2, warmup_epochs=1, grad_accum_steps=2,
+                        lr_schedule="mamba_slr", lr_scaling="linear_256")
+    cfg = dataclasses.replace(slr_train_tiny_config, optim=optim)
+    lrs = []
+    trainer = Trainer(kit.FakeCTCModel(), cfg, TrainSet(data, data.video_ids, data.num_frames, data.labels,
+                                                        kit.collate, kit.sampler_factory(4), batch_size=4),
+                      tmp_path, on_step=lambda step, metrics: lrs.append(metrics["lr"]))
+    with caplog.at_level(logging.INFO, logger="slr_train.trainer"):
+        trainer.fit()
+    total = 4 * 2 * 1  # per process x accumulation x processes
+    lr, warmup_lr, min_lr = 1e-3 * total / 256, 1e-4 * total / 256, 1e-5 * total / 256
+    assert (lr, warmup_lr, min_lr) == (3.125e-05, 3.125e-06, 3.125e-07)
+    assert lrs[:2] == [warmup_lr, lr]  # linspace(warmup_lr, lr, 2): from warmup_lr, reaching lr
+    assert lrs[2] == min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(0.0))
+    assert lrs[3] == min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * 1 / 2))
+    logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("learning rate:")]
+    assert logged == ["learning rate: lr 3.125e-05, warmup_lr 3.125e-06, min_lr 3.125e-07 (lr_scaling linear_256: "
+                      "x 8/256, total batch = 4 per process x 2 accumulation x 1 processes); mamba_slr schedule, "
+                      "2 warmup of 4 optimiser steps"]
+    for group in trainer.engine.param_groups:  # after the last step: min_lr times each group's scale
+        assert group["lr"] == min_lr * group["lr_scale"]
+
+
+def test_linear_256_without_a_batch_size_is_an_error(slr_train_kit, slr_train_tiny_config, tmp_path):
+    kit = slr_train_kit
+    data = kit.FakeDataset(8, seed=0)
+    cfg = dataclasses.replace(slr_train_tiny_config,
+                              optim=dataclasses.replace(slr_train_tiny_config.optim, lr_scaling="linear_256"))
+    with pytest.raises(ValueError, match=r"optim.lr_scaling: 'linear_256' .*TrainSet.batch_size"):
+        Trainer(kit.FakeCTCModel(), cfg, _train_set(kit, data, kit.sampler_factory(4)), tmp_path)
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        TrainSet(data, data.video_ids, data.num_frames, data.labels, kit.collate, kit.sampler_factory(4), batch_size=0)

@@ -36,6 +36,11 @@ def _train_parser(sub) -> None:
     p.add_argument("--resume", default="auto", metavar="auto|none|CKPT",
                    help="continue from the newest valid checkpoint in --out (auto), start fresh (none), "
                         "or continue from a checkpoint file")
+    p.add_argument("--init-from", metavar="CKPT",
+                   help="train.init_from.path: start from these weights (an slr checkpoint or run directory, "
+                        "a .pth state dict as Mamba_SLR saves them, or a Mamba_SLR image-pretrained backbone); "
+                        "unlike --resume the optimiser, schedule and epochs start afresh, and a run that "
+                        "resumes from its own checkpoint does not load it again")
     p.add_argument("--epochs", type=int, help="train.optim.epochs")
     p.add_argument("--batch-size", type=int, help="data.batch_size (videos per process and batch)")
     p.add_argument("--grad-accum", type=int, help="train.optim.grad_accum_steps")
@@ -92,6 +97,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def init_weights_path(text: str) -> str:
+    """``--init-from``: a file as an absolute path; a run directory's best (else newest) checkpoint;
+    a DeepSpeed checkpoint folder's ``mp_rank_00_model_states.pt``."""
+    path = Path(text).expanduser()
+    if path.is_dir():
+        deepspeed_states = path / "mp_rank_00_model_states.pt"
+        if deepspeed_states.is_file():
+            path = deepspeed_states
+        else:
+            from slr_phoenix.inference import resolve_checkpoint
+
+            path = resolve_checkpoint(path)
+    elif not path.is_file():
+        raise ConfigError(f"--init-from {text}: no such weights file or run directory")
+    return str(path.resolve())
+
+
 def train_overrides(args: argparse.Namespace) -> list[str]:
     """CLI flags as ``KEY=VALUE`` overrides (applied before ``--set``, which wins)."""
     pairs = {
@@ -108,6 +130,8 @@ def train_overrides(args: argparse.Namespace) -> list[str]:
     out.append(f"train.checkpoint.resume={json.dumps(resume)}")
     if args.no_progress:
         out.append("train.logging.progress=false")
+    if args.init_from:
+        out.append(f"train.init_from.path={json.dumps(init_weights_path(args.init_from))}")
     return out + list(args.overrides)
 
 

@@ -122,7 +122,8 @@ def build_run_data(corpus: Corpus, settings: DataSettings, img_size: int, seed: 
                                         num_replicas=num_replicas, rank=rank)
 
     train = TrainSet(train_ds, [r.video_id for r in train_records], train_ds.lengths(),
-                     [label.tolist() for label in train_ds.labels], collate_packed, sampler)
+                     [label.tolist() for label in train_ds.labels], collate_packed, sampler,
+                     batch_size=batch_size)  # None with a max_frames budget alone (no lr_scaling then)
     return RunData(corpus, vocab, train, build_eval_sets(corpus, settings, img_size, splits))
 
 

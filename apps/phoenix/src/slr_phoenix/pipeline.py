@@ -63,10 +63,19 @@ def prepare_run_dir(run_dir: Path, config: AppConfig) -> None:
     path = run_dir / "config.yaml"
     resolved = config.to_dict()
     if path.is_file() and config.train.checkpoint.resume is not None:
-        changed = config_differences(read_yaml(path), resolved)
+        saved = read_yaml(path)
+        try:  # keys added since the run was started take their defaults (today's behaviour)
+            saved = AppConfig.from_dict(saved, source=str(path)).to_dict()
+        except ConfigError:
+            pass  # compared as written
+        changed = config_differences(saved, resolved)
         if changed:
+            hint = ""
+            if "train.init_from.path" in changed:
+                started = (saved.get("train") or {}).get("init_from", {}).get("path")
+                hint = f"; it was started with --init-from {started}: give that again to continue it" if started else ""
             raise ConfigError(f"{path}: this run directory belongs to a run with a different config "
-                              f"(differs in {', '.join(changed[:8])}); choose another --out or --resume none "
+                              f"(differs in {', '.join(changed[:8])}){hint}; choose another --out or --resume none "
                               "with an empty directory")
     atomic_write_bytes(path, dump_yaml(resolved).encode("utf-8"))
 
@@ -120,14 +129,15 @@ def train(config: AppConfig, run_dir: Path) -> dict[str, Any] | None:
         model = create_model(config.model.name, len(vocab), **config.model.overrides)
         data = build_run_data(corpus, config.data, model.config.img_size, config.train.seed,
                               splits=tuple(dict.fromkeys(("dev", *config.eval.splits))))
+        trainer = Trainer(model, config.train, data.train, run_dir, dev=data.evals.get("dev"), to_glosses=vocab.decode,
+                          scorer=WERScorer(config.eval.protocol), extra_state=checkpoint_extra(config, model, vocab),
+                          env=env)
+        trainer.initialise_weights()  # train.init_from (unless resuming): a file that does not fit fails here
         if env.is_main:
             prepare_run_dir(run_dir, config)
             vocab.save(run_dir / "vocab.json")
             _log.info("%s", corpus.summary())
         D.barrier()
-        trainer = Trainer(model, config.train, data.train, run_dir, dev=data.evals.get("dev"), to_glosses=vocab.decode,
-                          scorer=WERScorer(config.eval.protocol), extra_state=checkpoint_extra(config, model, vocab),
-                          env=env)
         try:
             fit = trainer.fit()
         finally:

@@ -141,6 +141,11 @@ class AppConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalSettings = field(default_factory=EvalSettings)
 
+    def __post_init__(self) -> None:
+        _check(self.train.optim.lr_scaling == "none" or self.data.batch_size is not None, "data.batch_size",
+               f"train.optim.lr_scaling={self.train.optim.lr_scaling!r} scales the lr by the total batch size, "
+               "which needs a per-process batch size (a max_frames budget alone has none)")
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data (lists, dicts, numbers, strings): the resolved ``config.yaml``."""
         out = {

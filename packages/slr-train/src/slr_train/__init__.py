@@ -2,7 +2,8 @@
 
 Configs are frozen dataclasses (:class:`TrainConfig` and its parts); :class:`Trainer` runs the
 epochs (DDP or DeepSpeed engine, layer-decay AdamW, cosine warmup, EMA, atomic checkpoints with
-exact resume, NaN skipping, CTC feasibility); :func:`evaluate` scores a dataset across ranks.
+exact resume, NaN skipping, CTC feasibility, initial weights from a file); :func:`evaluate`
+scores a dataset across ranks.
 """
 
 from slr_train.__about__ import __version__
@@ -13,8 +14,10 @@ from slr_train.config import (
     EMAConfig,
     EngineConfig,
     FaultConfig,
+    InitFromConfig,
     LoaderConfig,
     LoggingConfig,
+    LossConfig,
     OptimConfig,
     PrecisionConfig,
     TrainConfig,
@@ -32,6 +35,7 @@ from slr_train.feasibility import (
     check_ctc_feasibility,
     ctc_min_output_length,
 )
+from slr_train.init_from import InitFromError, InitReport, init_model_from, plan_init
 from slr_train.launch import launch_local, launched_by_torchrun, torchrun_command
 from slr_train.nonfinite import NonFiniteGuard, NonFiniteLossError
 from slr_train.param_groups import assign_param_groups, build_adamw, no_weight_decay_names
@@ -59,9 +63,13 @@ __all__ = [
     "FaultConfig",
     "FeasibilityReport",
     "FitResult",
+    "InitFromConfig",
+    "InitFromError",
+    "InitReport",
     "LRScheduler",
     "LoaderConfig",
     "LoggingConfig",
+    "LossConfig",
     "ModelEMA",
     "NonFiniteGuard",
     "NonFiniteLossError",
@@ -84,10 +92,12 @@ __all__ = [
     "eval_model_state",
     "evaluate",
     "init_distributed",
+    "init_model_from",
     "launch_local",
     "launched_by_torchrun",
     "load_checkpoint",
     "no_weight_decay_names",
+    "plan_init",
     "seed_everything",
     "torchrun_command",
 ]

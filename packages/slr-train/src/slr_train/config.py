@@ -20,6 +20,11 @@ EngineKind = Literal["ddp", "deepspeed"]
 PrecisionKind = Literal["bf16", "fp32"]
 InfeasiblePolicy = Literal["drop", "error"]
 DropPathKind = Literal["constant", "linear"]
+LRScaling = Literal["none", "linear_256"]
+LRScheduleKind = Literal["slr", "mamba_slr"]
+LossReduction = Literal["sum", "mean_per_target"]
+InitWeights = Literal["auto", "raw", "ema"]
+InitRemap = Literal["auto", "mamba_slr", "none"]
 
 
 class DeepSpeedConfigError(ValueError):
@@ -38,6 +43,19 @@ class OptimConfig:
     ``lr`` is the peak learning rate of the last layer (head); layer ``i`` of ``n`` decay layers
     gets ``lr * layer_decay ** (n - 1 - i)``. ``warmup_steps`` (optimiser steps) wins over
     ``warmup_epochs`` when both are set. ``clip_grad_norm <= 0`` disables clipping.
+
+    The warmup rises linearly from ``warmup_lr`` to ``lr``, then a cosine falls to ``min_lr``.
+    ``lr_schedule`` picks the exact per-step formula (:class:`slr_train.CosineWarmup`): ``slr``
+    (the default: the first update already uses ``warmup_lr + (lr - warmup_lr) / warmup``, the
+    last update uses ``min_lr``; warmup epochs are rounded to steps) or ``mamba_slr`` (the values
+    of Mamba_SLR's ``utils.cosine_scheduler``: ``linspace(warmup_lr, lr, warmup)`` then
+    ``min_lr + (lr - min_lr) / 2 * (1 + cos(pi * i / (total - warmup)))``; warmup epochs are
+    truncated to steps as there).
+
+    ``lr_scaling``: ``none`` uses ``lr``, ``warmup_lr`` and ``min_lr`` as given; ``linear_256``
+    multiplies all three by ``total_batch / 256`` (Mamba_SLR's ``main.py``), ``total_batch`` =
+    per-process batch size (``TrainSet.batch_size``) x ``grad_accum_steps`` x world size. The
+    validation below applies to the values as given; :meth:`scaled_lrs` gives the used ones.
     """
 
     lr: float = 1e-3
@@ -53,6 +71,9 @@ class OptimConfig:
     min_lr: float = 1e-6
     drop_path_rate: float | None = None
     drop_path_schedule: DropPathKind = "constant"
+    warmup_lr: float = 0.0
+    lr_schedule: LRScheduleKind = "slr"
+    lr_scaling: LRScaling = "none"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
@@ -72,6 +93,32 @@ class OptimConfig:
                f"must be in [0, 1), got {self.drop_path_rate}")
         _check(self.drop_path_schedule in ("constant", "linear"), "optim.drop_path_schedule",
                f"must be 'constant' or 'linear', got {self.drop_path_schedule!r}")
+        _check(0 <= self.warmup_lr <= self.lr, "optim.warmup_lr",
+               f"must be in [0, lr={self.lr}], got {self.warmup_lr}")
+        _check(self.lr_schedule in ("slr", "mamba_slr"), "optim.lr_schedule",
+               f"must be 'slr' or 'mamba_slr', got {self.lr_schedule!r}")
+        _check(self.lr_scaling in ("none", "linear_256"), "optim.lr_scaling",
+               f"must be 'none' or 'linear_256', got {self.lr_scaling!r}")
+
+    def total_batch_size(self, batch_size: int | None, world_size: int) -> int | None:
+        """Videos per optimiser step (nominal): ``batch_size x grad_accum_steps x world_size``."""
+        return None if batch_size is None else batch_size * self.grad_accum_steps * world_size
+
+    def scaled_lrs(self, batch_size: int | None, world_size: int) -> tuple[float, float, float]:
+        """``(lr, warmup_lr, min_lr)`` after ``lr_scaling``, for ``batch_size`` videos per process.
+
+        ``linear_256`` needs the per-process batch size; ``None`` (batches formed by a frame
+        budget only) raises ``ValueError`` naming ``optim.lr_scaling``.
+        """
+        if self.lr_scaling == "none":
+            return self.lr, self.warmup_lr, self.min_lr
+        total = self.total_batch_size(batch_size, world_size)
+        if total is None:
+            raise ValueError("optim.lr_scaling: 'linear_256' scales by the total batch size, which needs a fixed "
+                             "per-process batch size (TrainSet.batch_size); batches formed by a frame budget "
+                             "alone have none")
+        # (value * total) / 256, in Mamba_SLR's order of operations: bit-identical values
+        return self.lr * total / 256, self.warmup_lr * total / 256, self.min_lr * total / 256
 
 
 @dataclass(frozen=True)
@@ -184,6 +231,63 @@ class LoaderConfig:
 
 
 @dataclass(frozen=True)
+class LossConfig:
+    """How the CTC loss (blank 0, float32, no ``zero_infinity``) of an optimiser step is reduced.
+
+    ``sum``: each sample's negative log-likelihood, averaged over the samples of the step.
+    ``mean_per_target``: each sample's negative log-likelihood divided by its target length
+    (at least 1), averaged over the samples of the step, i.e. ``torch.nn.CTCLoss(blank=0)``'s
+    default ``reduction="mean"`` as Mamba_SLR trains with. "The samples of the step" are all of
+    them: every micro-batch of the gradient accumulation on every rank, each weighing the same.
+    Mamba_SLR averages each micro-batch, then the micro-batches and ranks; the two agree
+    whenever every micro-batch holds the same number of videos (a fixed batch size).
+    """
+
+    reduction: LossReduction = "sum"
+
+    def __post_init__(self) -> None:
+        _check(self.reduction in ("sum", "mean_per_target"), "loss.reduction",
+               f"must be 'sum' or 'mean_per_target', got {self.reduction!r}")
+
+
+@dataclass(frozen=True)
+class InitFromConfig:
+    """Start a fresh run from the weights in ``path`` (see :mod:`slr_train.init_from`).
+
+    Unlike ``checkpoint.resume`` only the model weights are taken (optimiser, schedule, EMA
+    history and epoch start afresh; the EMA starts at the loaded weights), and only when the run
+    does not resume from a checkpoint of its own. ``path``: an slr-train checkpoint (``weights``
+    picks ``raw``/``ema``; ``auto`` as :func:`slr_train.eval_model_state`), or a ``.pth`` file
+    holding a state dict, directly or under the first of ``keys`` it has (Mamba_SLR's
+    ``--model_key`` order ``model_ema``, ``model``, then DeepSpeed's ``module``). ``prefix``: only
+    file keys starting with it are used, without it. ``remap``: ``auto`` renames Mamba_SLR
+    image-backbone keys (``layers.N.mixer.*`` -> ``layers.N.spatial_mixer.*``, ``layers.N.norm.*``
+    -> ``layers.N.spatial_norm.*``, ``layers.N.norm2.*`` -> ``layers.N.mlp_norm.*``) where the
+    model has the new name and not the old one; ``mamba_slr`` always renames them (as
+    Mamba_SLR's ``main.py --finetune``); ``none`` never does. Tensors under ``head_prefix`` whose
+    shape differs (another class count) stay at their initial values; any other shape mismatch
+    is an error.
+    """
+
+    path: str | None = None
+    weights: InitWeights = "auto"
+    keys: tuple[str, ...] = ("model_ema", "model", "module")
+    prefix: str = ""
+    remap: InitRemap = "auto"
+    head_prefix: str = "head."
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keys", tuple(self.keys))
+        _check(self.path is None or bool(str(self.path).strip()), "init_from.path", "must not be empty")
+        _check(self.weights in ("auto", "raw", "ema"), "init_from.weights",
+               f"must be 'auto', 'raw' or 'ema', got {self.weights!r}")
+        _check(self.remap in ("auto", "mamba_slr", "none"), "init_from.remap",
+               f"must be 'auto', 'mamba_slr' or 'none', got {self.remap!r}")
+        _check(all(isinstance(k, str) and k for k in self.keys), "init_from.keys",
+               f"must be non-empty strings, got {list(self.keys)}")
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Everything the Trainer needs besides the model and the data."""
 
@@ -195,6 +299,8 @@ class TrainConfig:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     faults: FaultConfig = field(default_factory=FaultConfig)
     loader: LoaderConfig = field(default_factory=LoaderConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    init_from: InitFromConfig = field(default_factory=InitFromConfig)
     seed: int = 0
     deterministic: bool = False
     eval_every_epochs: int = 1

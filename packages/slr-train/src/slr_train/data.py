@@ -40,6 +40,8 @@ class TrainSet:
 
     ``video_ids``/``num_frames``/``labels`` describe every item without loading videos (for the
     CTC feasibility check); the sampler is built by ``batch_sampler_factory`` over the kept items.
+    ``batch_size``: the sampler's nominal (maximum) videos per batch and process, ``None`` when
+    batches are formed by a frame budget alone; ``OptimConfig.lr_scaling="linear_256"`` needs it.
     """
 
     dataset: Dataset
@@ -48,8 +50,11 @@ class TrainSet:
     labels: Sequence[Sequence[int]]
     collate_fn: Callable[[list[Any]], Any]
     batch_sampler_factory: BatchSamplerFactory
+    batch_size: int | None = None
 
     def __post_init__(self) -> None:
+        if self.batch_size is not None and (isinstance(self.batch_size, bool) or self.batch_size < 1):
+            raise ValueError(f"TrainSet: batch_size must be >= 1 or None, got {self.batch_size!r}")
         n = len(self.dataset)
         if not len(self.video_ids) == len(self.num_frames) == len(self.labels) == n:
             raise ValueError(f"TrainSet: dataset has {n} items but video_ids/num_frames/labels have "

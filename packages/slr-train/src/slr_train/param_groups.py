@@ -1,8 +1,11 @@
 """AdamW parameter groups: layer-wise lr decay and no weight decay on norms, biases and 1-D params.
 
 The model contract (docs/interfaces.md): ``model.layer_decay_id(name) -> int`` in
-``[0, model.num_decay_layers)`` (0 = stem, ``i + 1`` = block ``i``, last = final norm and head)
-and ``model.no_weight_decay() -> set[str]``. Models without them get one layer (scale 1).
+``[0, model.num_decay_layers)`` and ``model.no_weight_decay() -> set[str]``. Nothing here assumes
+more than that range: which parameter gets which id is the model's choice (conventionally 0 =
+stem, ``i + 1`` = block ``i``, last = final norm and head; Mamba_SLR's grouping also puts its
+temporal layers in the last group). Id ``i`` gets ``layer_decay ** (num_decay_layers - 1 - i)``.
+Models without the methods get one layer (scale 1).
 """
 
 from __future__ import annotations

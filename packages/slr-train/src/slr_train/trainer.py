@@ -1,9 +1,12 @@
 """The Trainer: epochs of optimiser steps with checkpoints, evaluation and exact resume.
 
 One optimiser step uses ``grad_accum_steps`` consecutive batches of the epoch (fewer at its
-end). Its loss is the summed CTC loss over every sample of those batches on every rank divided
-by their number, so N ranks x M micro-batches compute the gradient of exactly the same global
-batch as one process would. Non-finite losses (on any rank) or gradient norms skip the update.
+end). Its loss is the CTC loss of every sample of those batches on every rank (each sample's
+negative log-likelihood, divided by its target length with ``loss.reduction="mean_per_target"``)
+summed and divided by their number, so N ranks x M micro-batches compute the gradient of exactly
+the same global batch as one process would. Non-finite losses (on any rank) or gradient norms
+skip the update. ``init_from`` weights are loaded before the engine is built, only when the run
+does not resume from a checkpoint.
 """
 
 from __future__ import annotations
@@ -28,11 +31,13 @@ from slr_train.ema import ModelEMA
 from slr_train.engines import Engine, build_engine
 from slr_train.evaluation import EvalResult, WERScorer, evaluate
 from slr_train.feasibility import FeasibilityReport, apply_feasibility_policy, check_ctc_feasibility
+from slr_train.init_from import InitReport, init_model_from
 from slr_train.losses import ctc_loss_sum
 from slr_train.monitor import ProgressBar, ScalarLogger
 from slr_train.nonfinite import NonFiniteGuard, NonFiniteLossError
 from slr_train.rng import capture_rng_state, restore_rng_state
-from slr_train.schedules import CosineWarmup, DropPathSchedule, LRScheduler
+from slr_train.schedules import (CosineWarmup, DropPathSchedule, LRScheduler, describe_schedule,
+                                 optimiser_schedule)
 from slr_train.trainer_state import BestRecord, TrainerState
 
 _log = logging.getLogger(__name__)
@@ -50,6 +55,7 @@ class FitResult:
     last_checkpoint: Path | None
     feasibility: FeasibilityReport
     skipped_steps: int
+    init_report: InitReport | None = None
 
 
 class Trainer:
@@ -61,6 +67,7 @@ class Trainer:
     decoding and ``slr_metrics.WERAccumulator``). ``extra_state`` (plain data: model config,
     vocabulary, ...) is stored in every checkpoint. ``on_step(step, metrics)`` is called on every
     rank after each optimiser step. Call inside ``distributed_session()`` when launched by torchrun.
+    ``config.init_from`` is applied by :meth:`initialise_weights` (called by :meth:`fit`).
     """
 
     def __init__(self, model: nn.Module, config: TrainConfig, train: TrainSet, run_dir: str | Path, *,
@@ -82,6 +89,34 @@ class Trainer:
         self.engine: Engine | None = None
         self.last_checkpoint: Path | None = None
         self.best_checkpoint: Path | None = None
+        self.init_report: InitReport | None = None
+        self._resume_source: Any = None
+        self._weights_initialised = False
+        config.optim.scaled_lrs(train.batch_size, self.env.world_size)  # fails now if it cannot scale
+
+    def initialise_weights(self) -> InitReport | None:
+        """Collective: loads ``config.init_from`` into the model unless the run resumes from a checkpoint.
+
+        Decides once whether the run resumes (``checkpoint.resume``): a resumed run gets its
+        weights from its checkpoint, so ``init_from`` is not read at all. Call before :meth:`fit`
+        to fail early on a file that does not fit the model (``InitFromError``); ``fit`` calls it
+        otherwise. Returns the report, ``None`` when nothing was loaded.
+        """
+        if self._weights_initialised:
+            return self.init_report
+        resume = self.config.checkpoint.resume
+        if resume is not None:
+            self._resume_source = self.checkpoints.latest() if resume == "auto" else Path(resume)
+        init = self.config.init_from
+        if init.path is not None and self._resume_source is None:
+            self.init_report = init_model_from(self.model, init)
+            if self.env.is_main:
+                _log.info("%s", self.init_report.format())
+        elif init.path is not None and self.env.is_main:
+            _log.info("init_from %s not applied: the run resumes from %s", init.path,
+                      getattr(self._resume_source, "path", self._resume_source))
+        self._weights_initialised = True
+        return self.init_report
 
     # ----------------------------------------------------------------------------------- setup
     def _feasible_positions(self) -> tuple[FeasibilityReport, list[int]]:
@@ -100,6 +135,7 @@ class Trainer:
         cfg = self.config
         if cfg.deterministic:
             configure_determinism(True)
+        self.initialise_weights()
         seed_everything(cfg.seed + self.env.rank)
         report, self.positions = self._feasible_positions()
         lengths = [int(self.train_set.num_frames[i]) for i in self.positions]
@@ -113,13 +149,9 @@ class Trainer:
         self.state.batches_per_epoch = batches
         self.state.steps_per_epoch = math.ceil(batches / accum)
         self.engine = build_engine(self.model, cfg.optim, cfg.precision, self.env, cfg.engine)
-        total = cfg.optim.epochs * self.state.steps_per_epoch
-        warmup = cfg.optim.warmup_steps
-        if warmup is None:
-            warmup = round(cfg.optim.warmup_epochs * self.state.steps_per_epoch)
-        self.scheduler = LRScheduler(self.engine,
-                                     CosineWarmup(cfg.optim.lr, total, min(warmup, total), cfg.optim.min_lr))
+        self.scheduler = LRScheduler(self.engine, self._schedule())
         self.ema = ModelEMA(self.engine.module, cfg.ema.decay, cfg.ema.warmup) if cfg.ema.enabled else None
+        total = self.scheduler.schedule.total_steps
         self.drop_path = (DropPathSchedule(cfg.optim.drop_path_rate, total, cfg.optim.drop_path_schedule)
                           if cfg.optim.drop_path_rate is not None else None)
         self.guard = NonFiniteGuard(cfg.faults.max_consecutive_nonfinite)
@@ -128,6 +160,15 @@ class Trainer:
         self.scalars = ScalarLogger(self.run_dir / "tensorboard", main and cfg.logging.tensorboard)
         self._resume()
         return report
+
+    def _schedule(self) -> CosineWarmup:
+        """The configured schedule at the effective (``lr_scaling``) rates; logged once on rank 0."""
+        schedule = optimiser_schedule(self.config.optim, self.state.steps_per_epoch, self.train_set.batch_size,
+                                      self.env.world_size)
+        if self.env.is_main:
+            _log.info("%s", describe_schedule(schedule, self.config.optim, self.train_set.batch_size,
+                                              self.env.world_size))
+        return schedule
 
     # ---------------------------------------------------------------------------- checkpoints
     def _payload(self) -> dict[str, Any]:
@@ -163,10 +204,7 @@ class Trainer:
         return path
 
     def _resume(self) -> None:
-        resume = self.config.checkpoint.resume
-        if resume is None:
-            return
-        info = self.checkpoints.latest() if resume == "auto" else Path(resume)
+        info = self._resume_source  # decided once by initialise_weights
         if info is None:
             return
         assert self.engine is not None
@@ -215,7 +253,7 @@ class Trainer:
         engine.train()
         for i, batch in enumerate(window):
             with engine.micro_batch(last=i == len(window) - 1):
-                loss = ctc_loss_sum(engine.forward(batch), batch)
+                loss = ctc_loss_sum(engine.forward(batch), batch, reduction=self.config.loss.reduction)
                 value = float(loss.detach())
                 if math.isfinite(value):
                     loss_sum += value
@@ -354,7 +392,7 @@ class Trainer:
         return FitResult(epochs=self.state.epoch, global_step=self.state.global_step, history=self.state.history,
                          best=self.state.best, best_checkpoint=self.best_checkpoint,
                          last_checkpoint=self.last_checkpoint, feasibility=report,
-                         skipped_steps=self.guard.total_skipped)
+                         skipped_steps=self.guard.total_skipped, init_report=self.init_report)
 
     def close(self) -> None:
         """Releases the engine (call before tearing the process group down)."""

@@ -52,6 +52,35 @@ def train_and_evaluate(run_dir: Path) -> dict:
     return out
 
 
+def train_mean_per_target(run_dir: Path) -> dict:
+    """Fit on uneven global batches (accumulation 2) with ``loss.reduction="mean_per_target"``."""
+    import dataclasses
+
+    from slr_train import EMAConfig, LossConfig, Trainer, TrainSet
+
+    torch.manual_seed(0)
+    model = kit.FakeCTCModel(dropout=0.0)
+    data = kit.FakeDataset(12, seed=2, augment=False)
+    batches = [[0, 1, 2, 4], [5, 6, 7], [9, 3, 10], [8, 11]]  # rank shares of 2 or 1 videos
+    train = TrainSet(data, data.video_ids, data.num_frames, data.labels, kit.collate,
+                     lambda lengths, world, rank: kit.GlobalBatchSampler(batches, world, rank))
+    cfg = ddp_config()
+    cfg = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, epochs=2), loss=LossConfig("mean_per_target"),
+                              ema=EMAConfig(enabled=False), checkpoint=dataclasses.replace(cfg.checkpoint, every_steps=0))
+    result = Trainer(model, cfg, train, run_dir).fit()
+    return {"weights": {k: v.detach().clone() for k, v in model.state_dict().items() if k != "calls"},
+            "history": result.history}
+
+
+def ddp_loss_worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
+    from slr_train import distributed_session
+
+    kit.set_dist_env(rank, world_size, port)
+    torch.set_num_threads(1)
+    with distributed_session():
+        torch.save(train_mean_per_target(Path(out_dir) / "run"), Path(out_dir) / f"rank{rank}.pt")
+
+
 def ddp_worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
     from slr_train import distributed_session
 

@@ -291,3 +291,78 @@ def free_port() -> int:
 def set_dist_env(rank: int, world_size: int, port: int) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
                       WORLD_SIZE=str(world_size))
+
+
+class _ToyMixer(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.in_proj = nn.Linear(dim, 2 * dim, bias=False)
+        self.A_log = nn.Parameter(torch.zeros(2))
+        self.out_proj = nn.Linear(2 * dim, dim, bias=False)
+
+
+class _ToyMLP(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, 2 * dim)
+        self.fc2 = nn.Linear(2 * dim, dim)
+
+
+class _ToyMambaSLRLayer(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.spatial_mixer, self.spatial_norm = _ToyMixer(dim), nn.LayerNorm(dim)
+        self.temporal_mixer, self.temporal_norm = _ToyMixer(dim), nn.LayerNorm(dim)
+        self.mlp, self.mlp_norm = _ToyMLP(dim), nn.LayerNorm(dim)
+
+
+class _ToyPatchEmbed(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(3, dim, 4, 4)
+
+
+class MambaSLRNamedModel(nn.Module):
+    """No forward: just the parameter names of Mamba_SLR's ``Model`` (``patch_embed.*``,
+    ``cls_token``, ``layers.N.{spatial,temporal}_{mixer,norm}.*``, ``layers.N.mlp(_norm).*``,
+    ``norm_f.*``, ``head.*``), with ``layer_decay_id`` written from the rule of Mamba_SLR's
+    ``optim_factory.get_num_layer_for_model`` (over ``num_layers + 2`` ids): ``cls_token`` and
+    ``patch_embed`` -> 0; a name containing ``spatial`` or ``mlp`` -> its layer + 1; anything
+    else (temporal mixers and norms, ``norm_f``, ``head``) -> the last id."""
+
+    def __init__(self, num_classes: int = 6, dim: int = 8, depth: int = 3) -> None:
+        super().__init__()
+        self.patch_embed = _ToyPatchEmbed(dim)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.layers = nn.ModuleList(_ToyMambaSLRLayer(dim) for _ in range(depth))
+        self.norm_f = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_classes)
+        self.num_decay_layers = depth + 2
+
+    def layer_decay_id(self, name: str) -> int:
+        if name == "cls_token" or name.startswith("patch_embed"):
+            return 0
+        if "spatial" in name or "mlp" in name:
+            return int(name.split(".")[1]) + 1
+        return self.num_decay_layers - 1
+
+    def no_weight_decay(self) -> set[str]:
+        return {"cls_token"}
+
+
+def mamba_slr_backbone_state(model: nn.Module, num_classes: int = 1000) -> dict[str, torch.Tensor]:
+    """An image-pretrained backbone's state dict as Mamba_SLR's image pretraining names it: the
+    model's spatial and MLP weights under ``layers.N.mixer`` / ``norm`` / ``norm2``, no temporal
+    layers, a ``num_classes`` head and a tensor the video model lacks."""
+    g = torch.Generator().manual_seed(99)
+    out = {}
+    for name, value in model.state_dict().items():
+        if ".temporal_" in name:
+            continue
+        name = (name.replace(".spatial_mixer.", ".mixer.").replace(".spatial_norm.", ".norm.")
+                .replace(".mlp_norm.", ".norm2."))
+        out[name] = torch.randn(value.shape, generator=g)
+    dim = model.head.in_features
+    out["head.weight"], out["head.bias"] = torch.randn(num_classes, dim, generator=g), torch.zeros(num_classes)
+    out["pos_embed"] = torch.randn(1, 5, dim, generator=g)
+    return out
