@@ -1,11 +1,11 @@
-"""GPU benchmark: fast kernels (mamba-ssm, causal-conv1d) vs the pure-PyTorch reference.
+"""GPU benchmark: fast kernels (mamba-ssm's Triton kernels; causal-conv1d or slr's Triton conv) vs the
+pure-PyTorch reference.
 
-Needs a CUDA machine with the optional kernels built (see benchmarks/RESULTS.md, section GPU):
+Needs a CUDA machine with the fast path (see benchmarks/RESULTS.md, section GPU):
 
-    pip install packaging wheel ninja einops
-    MAMBA_FORCE_BUILD=TRUE CAUSAL_CONV1D_FORCE_BUILD=TRUE pip install --no-build-isolation \\
-        causal-conv1d==1.7.0 mamba-ssm==2.3.2.post1
+    slr-models install-fast-path                        # mamba-ssm's Triton kernels, no compiler
     python benchmarks/gpu_bench.py                      # base config, bf16 autocast
+    python benchmarks/gpu_bench.py --model mamba_slr_base --skip-kernels --json out.json
     python benchmarks/gpu_bench.py --frames 32 --videos 2 --repeats 5
 
 Prints Markdown tables:
@@ -38,7 +38,7 @@ from slr_models.ops import available_backends
 # ``--smoke-cpu`` (a check of this script on a machine without a GPU) runs everything on the CPU
 # with the reference standing in for the fast backends.
 DEVICE = "cuda"
-FAST = {"mamba_ssm": "mamba_ssm", "causal_conv1d": "causal_conv1d"}
+FAST = {"mamba_ssm": "mamba_ssm", "conv": "fast"}  # "fast": causal-conv1d if installed, else slr's Triton conv
 
 
 def cuda_time(fn, repeats: int, warmup: int) -> list[float]:
@@ -97,7 +97,7 @@ def kernel_rows(args, dtype):
                  bias=rnd(conv_dim, as_dtype=torch.float32)),
             lambda backend, rows, weight, bias: causal_conv1d(
                 rows.transpose(1, 2), weight, bias, seq_idx=seq_idx, activation="silu", backend=backend),
-            "causal_conv1d",
+            "conv",
         ),
         "add_norm": (
             dict(x=rnd(frames * tokens, 512), residual=rnd(frames * tokens, 512, as_dtype=torch.float32),
@@ -108,7 +108,7 @@ def kernel_rows(args, dtype):
             "mamba_ssm",
         ),
     }
-    rows = []
+    rows, records = [], []
     for name, (inputs, fn, fast) in cases.items():
         with torch.no_grad():
             truth = fn("reference", **{k: v.double() for k, v in inputs.items()})
@@ -129,7 +129,9 @@ def kernel_rows(args, dtype):
         t_fast, e_fast = results[FAST[fast]]
         rows.append(f"| {name} | {t_ref * 1e3:.2f} | {t_fast * 1e3:.2f} | {t_ref / t_fast:.1f}x | "
                     f"{e_ref:.1e} | {e_fast:.1e} |")
-    return rows
+        records.append({"kernel": name, "reference_ms": t_ref * 1e3, "fast_ms": t_fast * 1e3,
+                        "reference_rel_err": e_ref, "fast_rel_err": e_fast})
+    return rows, records
 
 
 def model_rows(args, dtype):
@@ -170,24 +172,29 @@ def model_rows(args, dtype):
         with autocast:
             out = model(frames, lengths)
         out.log_probs[:, :, 1].sum().backward()
+        first_name, first = next(iter(model.named_parameters()))  # the stem's first weight
         outputs[backend] = (out.log_probs.detach().float(), model.head.weight.grad.float().clone(),
-                            model.stem.patchify.weight.grad.float().clone())
+                            first.grad.float().clone(), first_name)
     n = int(lengths.sum())
-    rows = []
+    rows, records = [], []
     for backend in backends:
         if stats[backend] is None:
             rows.append(f"| {backend} | out of memory | - | - |")
+            records.append({"backend": backend, "out_of_memory": True})
             continue
         t, peak = stats[backend]
         speedup = (f"{stats['reference'][0] / t:.1f}x" if stats.get("reference") else "-")
         rows.append(f"| {backend} | {n / t:.0f} | {speedup} | {peak:.1f} |")
+        records.append({"backend": backend, "frames_per_s": n / t, "step_s": t, "peak_memory_gib": peak})
     parity = []
     if "reference" in outputs and "mamba_ssm" in outputs:
-        (lp_r, gh_r, gs_r), (lp_f, gh_f, gs_f) = outputs["reference"], outputs["mamba_ssm"]
+        (lp_r, gh_r, gs_r, name), (lp_f, gh_f, gs_f, _) = outputs["reference"], outputs["mamba_ssm"]
         parity = [f"| log-probs max abs diff | {(lp_f - lp_r).abs().max().item():.2e} |",
                   f"| head.weight grad rel. diff | {rel_err(gh_f, gh_r):.2e} |",
-                  f"| stem.patchify.weight grad rel. diff | {rel_err(gs_f, gs_r):.2e} |"]
-    return rows, parity
+                  f"| {name} grad rel. diff | {rel_err(gs_f, gs_r):.2e} |"]
+        records.append({"parity": {"log_probs_max_abs_diff": (lp_f - lp_r).abs().max().item(),
+                                   "head_grad_rel_diff": rel_err(gh_f, gh_r), f"{name}_grad_rel_diff": rel_err(gs_f, gs_r)}})
+    return rows, parity, records
 
 
 def main() -> int:
@@ -201,6 +208,7 @@ def main() -> int:
     parser.add_argument("--skip-reference", action="store_true", help="time only the fast backend")
     parser.add_argument("--skip-kernels", action="store_true", help="skip the op-level table")
     parser.add_argument("--tokens", type=int, default=197, help="token positions in the kernel table (base: 197)")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--smoke-cpu", action="store_true",
                         help="check this script without a GPU: CPU, reference kernels in place of the fast ones")
     args = parser.parse_args()
@@ -208,41 +216,49 @@ def main() -> int:
     if args.smoke_cpu:
         global DEVICE
         DEVICE = "cpu"
-        FAST.update(mamba_ssm="reference", causal_conv1d="reference")
+        FAST.update(mamba_ssm="reference", conv="reference")
         print("SMOKE TEST on CPU: the 'fast' columns run the reference; numbers mean nothing\n")
         return report(args, dtype)
     if not torch.cuda.is_available():
         print("gpu_bench: no CUDA device", file=sys.stderr)
         return 1
     backends = available_backends()
-    if not all(backends.values()):
+    if not backends["mamba_ssm"]:
         from slr_models.ops._backends import fast_kernels
 
-        print(f"gpu_bench: fast kernels missing {backends}: {fast_kernels().errors}", file=sys.stderr)
+        print(f"gpu_bench: mamba-ssm's kernels do not import: {fast_kernels().errors}; run "
+              "`slr-models install-fast-path`", file=sys.stderr)
         return 1
-    import causal_conv1d
-    import mamba_ssm
+    from slr_models.ops._mamba_import import mamba_version
 
+    conv = "causal-conv1d" if backends["causal_conv1d"] else "slr's Triton conv"
     print(f"GPU: {torch.cuda.get_device_name()}, torch {torch.__version__}, CUDA {torch.version.cuda}, "
-          f"mamba-ssm {mamba_ssm.__version__}, causal-conv1d {causal_conv1d.__version__}")
+          f"mamba-ssm {mamba_version()} (Triton), conv: {conv}")
     return report(args, dtype)
 
 
 def report(args, dtype) -> int:
     print(f"{args.videos} videos x {args.frames} frames, {args.dtype}, median of {args.repeats} runs\n")
+    result = {"model": args.model, "videos": args.videos, "frames": args.frames, "dtype": args.dtype,
+              "device": torch.cuda.get_device_name() if DEVICE == "cuda" else "cpu", "smoke_cpu": DEVICE == "cpu"}
     if not args.skip_kernels:
         print("| kernel (fwd+bwd) | reference ms | fast ms | speed-up | reference rel. err | fast rel. err |")
         print("| --- | --- | --- | --- | --- | --- |")
-        for row in kernel_rows(args, dtype):
-            print(row, flush=True)
+        rows, result["kernels"] = kernel_rows(args, dtype)
+        print("\n".join(rows), flush=True)
         print()
-    rows, parity = model_rows(args, dtype)
+    rows, parity, result["train_step"] = model_rows(args, dtype)
     print(f"| {args.model} backend | train frames/s (fwd+bwd) | speed-up | peak memory GiB |")
     print("| --- | --- | --- | --- |")
     print("\n".join(rows))
     if parity:
         print("\n| parity (eval, same weights and input) | value |\n| --- | --- |")
         print("\n".join(parity))
+    if args.json:
+        import json
+        from pathlib import Path
+
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return 0
 
 
