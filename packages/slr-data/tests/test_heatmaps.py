@@ -63,3 +63,32 @@ def test_config_validation():
     assert HeatmapConfig(size=16).size == (16, 16)
     with pytest.raises(ValueError):
         HeatmapConfig(sigma=0)
+
+
+def test_groups_and_merges_give_the_channels_they_promise():
+    from slr_data import render_keypoint_heatmaps
+
+    rng = np.random.default_rng(0)
+    points = rng.uniform(0, 12, (20, NUM_KEYPOINTS, 2)).astype(np.float32)  # 20 frames: more than one chunk
+    scores = rng.uniform(0, 1, (20, NUM_KEYPOINTS)).astype(np.float32)
+    groups = ("hands", "face")
+    each = render_keypoint_heatmaps(points, scores, HeatmapConfig(size=12, groups=groups,
+                                                                  score_threshold=0.3))
+    per_group = render_keypoint_heatmaps(points, scores, HeatmapConfig(size=12, groups=groups, merge="group",
+                                                                       score_threshold=0.3))
+    single = render_keypoint_heatmaps(points, scores, HeatmapConfig(size=12, groups=groups, merge="all",
+                                                                    score_threshold=0.3))
+    hands, face = len(KEYPOINT_GROUPS["hands"]), len(KEYPOINT_GROUPS["face"])
+    assert each.shape == (20, hands + face, 12, 12) and HeatmapConfig(groups=groups).channels == hands + face
+    assert per_group.shape == (20, 2, 12, 12) and single.shape == (20, 1, 12, 12)
+    index = np.r_[KEYPOINT_GROUPS["hands"], KEYPOINT_GROUPS["face"]]
+    expected = render_heatmaps(points[:, index], scores[:, index], (12, 12), 1.5, 0.3)
+    np.testing.assert_array_equal(each, expected)
+    np.testing.assert_array_equal(per_group[:, 0], each[:, :hands].max(axis=1))
+    np.testing.assert_array_equal(per_group[:, 1], each[:, hands:].max(axis=1))
+    np.testing.assert_array_equal(single[:, 0], each.max(axis=1))
+    assert HeatmapConfig().channels == NUM_KEYPOINTS
+    with pytest.raises(ValueError, match="groups"):
+        HeatmapConfig(groups=("hands", "hands"))
+    with pytest.raises(ValueError, match="merge"):
+        HeatmapConfig(merge="sum")

@@ -80,7 +80,9 @@ def _evaluate_parser(sub) -> None:
 def _predict_parser(sub) -> None:
     p = sub.add_parser("predict", help="print the glosses of unseen videos",
                        description="Recognise the glosses of one or more videos: each a folder of frame "
-                                   "images (png/jpg, natural order) or a video file OpenCV can read.")
+                                   "images (png/jpg, natural order) or a video file OpenCV can read. "
+                                   "Models trained with keypoint heatmaps (data.keypoints) are refused: "
+                                   "use evaluate.")
     p.add_argument("--checkpoint", required=True, metavar="PATH", help="checkpoint file or run directory")
     p.add_argument("videos", nargs="+", metavar="FRAMES_DIR_OR_VIDEO")
     _decoding_options(p)
@@ -197,6 +199,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"--device {args.device!r}: CUDA is not available on this machine (use --device cpu)")
     loaded = load_trained(args.checkpoint, device)
+    if getattr(loaded.model.config, "heatmap_channels", 0):
+        raise ConfigError(f"{loaded.checkpoint}: this model was trained with keypoint heatmaps "
+                          f"(data.keypoints={loaded.config.data.keypoints}) and predict has no keypoints for "
+                          "new videos; score it on its corpus with `slr-phoenix evaluate --checkpoint ...` "
+                          "instead")
     for item in predict_videos(loaded, args.videos, beam_size=args.beam_size, greedy=args.greedy):
         print(json.dumps(item, ensure_ascii=False) if args.json else f"{item['video']}: {' '.join(item['glosses'])}")
     return 0

@@ -10,6 +10,7 @@ from slr_data import (
     Corpus,
     EvalTransformConfig,
     FrameReadError,
+    KeypointSet,
     LengthBucketBatchSampler,
     SynthConfig,
     TemporalConfig,
@@ -18,15 +19,17 @@ from slr_data import (
     collate_packed,
     eval_preset,
     generate_synthetic_corpus,
+    load_keypoint_file,
     load_phoenix2014,
     load_phoenix2014t,
     train_preset,
     write_stm,
 )
+from slr_data.synth import KEYPOINTS_FILE
 from slr_train import EvalSet, TrainSet
 from slr_train.atomic import atomic_write_bytes
 
-from slr_phoenix.settings import DataSettings
+from slr_phoenix.settings import SYNTHETIC_KEYPOINTS, ConfigError, DataSettings
 
 _log = logging.getLogger(__name__)
 
@@ -35,12 +38,19 @@ def synthetic_config(settings: DataSettings) -> SynthConfig:
     return SynthConfig.from_dict(dict(settings.synthetic))
 
 
+def synthetic_root(settings: DataSettings) -> Path:
+    """Where the run's synthetic corpus is cached."""
+    return settings.synthetic_cache() / synthetic_config(settings).content_key()
+
+
 def prepare_corpus(settings: DataSettings) -> Corpus:
-    """Load the run's corpus; the synthetic one is generated on first use and cached."""
+    """Load the run's corpus; the synthetic one is generated on first use and cached (with its
+    keypoint file when ``data.keypoints`` is ``synthetic``)."""
     if settings.corpus == "synthetic":
         config = synthetic_config(settings)
-        out = settings.synthetic_cache() / config.content_key()
-        generated = generate_synthetic_corpus(out, config)
+        out = synthetic_root(settings)
+        with_keypoints = settings.keypoints == SYNTHETIC_KEYPOINTS
+        generated = generate_synthetic_corpus(out, config, keypoints=with_keypoints)
         if not generated.cached:
             _log.info("generated the synthetic corpus in %s", out)
         return load_phoenix2014(generated.root, unk_policy=settings.unk_policy)
@@ -73,6 +83,26 @@ def check_frame_folders(corpus: Corpus, on_error: str) -> None:
     _log.warning("%s: %s; data.on_error=skip: they will be skipped", first.frame_dir, message)
 
 
+def keypoints_path(settings: DataSettings) -> Path | None:
+    """The keypoint file of ``data.keypoints`` (``None`` without keypoints)."""
+    if not settings.keypoints:
+        return None
+    if settings.keypoints == SYNTHETIC_KEYPOINTS:
+        return synthetic_root(settings) / KEYPOINTS_FILE
+    return Path(settings.keypoints).expanduser()
+
+
+def load_run_keypoints(settings: DataSettings) -> KeypointSet | None:
+    """Read ``data.keypoints`` (restricted unpickler) with ``data.keypoint_frame_size``; ``None`` without."""
+    path = keypoints_path(settings)
+    if path is None:
+        return None
+    if not path.is_file():
+        raise ConfigError(f"data.keypoints: {path}: no such keypoint file")
+    _log.info("reading keypoints from %s", path)
+    return load_keypoint_file(path, frame_size=settings.keypoint_frame_wh())
+
+
 def temporal_config(settings: DataSettings) -> TemporalConfig:
     return TemporalConfig(**settings.temporal)
 
@@ -100,21 +130,30 @@ def eval_transform_config(settings: DataSettings, img_size: int) -> EvalTransfor
     return eval_preset(img_size, profile=settings.augment)
 
 
-def eval_dataset(records, vocab: Vocabulary, settings: DataSettings, img_size: int) -> VideoDataset:
+def _heatmaps(settings: DataSettings, keypoints: KeypointSet | None):
+    return settings.heatmap_config() if keypoints is not None else None
+
+
+def eval_dataset(records, vocab: Vocabulary, settings: DataSettings, img_size: int,
+                 keypoints: KeypointSet | None = None) -> VideoDataset:
     return VideoDataset(records, vocab, eval_transform_config(settings, img_size),
                         temporal=eval_temporal_config(settings),
                         on_error=settings.on_error, preload=settings.preload,
-                        decode_threads=settings.num_decode_threads)
+                        decode_threads=settings.num_decode_threads, keypoints=keypoints,
+                        heatmaps=_heatmaps(settings, keypoints))
 
 
 def build_run_data(corpus: Corpus, settings: DataSettings, img_size: int, seed: int,
                    splits: tuple[str, ...] = ("dev", "test")) -> RunData:
-    """Datasets of a training run: augmented train set, plain eval sets of ``splits``."""
+    """Datasets of a training run: augmented train set, plain eval sets of ``splits`` (all with
+    keypoint heatmaps when ``data.keypoints`` is set; the file is read once)."""
     vocab = corpus.vocab
     train_records = corpus["train"]
+    keypoints = load_run_keypoints(settings)
     train_ds = VideoDataset(train_records, vocab, train_preset(img_size, profile=settings.augment),
                             temporal=temporal_config(settings), on_error=settings.on_error,
-                            preload=settings.preload, decode_threads=settings.num_decode_threads)
+                            preload=settings.preload, decode_threads=settings.num_decode_threads,
+                            keypoints=keypoints, heatmaps=_heatmaps(settings, keypoints))
     batch_size, max_frames = settings.batch_size, settings.max_frames
 
     def sampler(lengths: list[int], num_replicas: int, rank: int) -> LengthBucketBatchSampler:
@@ -124,15 +163,18 @@ def build_run_data(corpus: Corpus, settings: DataSettings, img_size: int, seed: 
     train = TrainSet(train_ds, [r.video_id for r in train_records], train_ds.lengths(),
                      [label.tolist() for label in train_ds.labels], collate_packed, sampler,
                      batch_size=batch_size)  # None with a max_frames budget alone (no lr_scaling then)
-    return RunData(corpus, vocab, train, build_eval_sets(corpus, settings, img_size, splits))
+    return RunData(corpus, vocab, train, build_eval_sets(corpus, settings, img_size, splits, keypoints))
 
 
-def build_eval_sets(corpus: Corpus, settings: DataSettings, img_size: int,
-                    splits: tuple[str, ...]) -> dict[str, EvalSet]:
-    """Un-augmented evaluation sets of ``splits`` (a split the corpus lacks raises ``KeyError``)."""
+def build_eval_sets(corpus: Corpus, settings: DataSettings, img_size: int, splits: tuple[str, ...],
+                    keypoints: KeypointSet | None = None) -> dict[str, EvalSet]:
+    """Un-augmented evaluation sets of ``splits`` (a split the corpus lacks raises ``KeyError``), with
+    ``keypoints`` (default: read from ``data.keypoints`` when set)."""
+    if keypoints is None:
+        keypoints = load_run_keypoints(settings)
     return {split: EvalSet(split, dataset, collate_packed, dataset.lengths())
             for split in splits
-            for dataset in [eval_dataset(corpus[split], corpus.vocab, settings, img_size)]}
+            for dataset in [eval_dataset(corpus[split], corpus.vocab, settings, img_size, keypoints)]}
 
 
 def reference_stm(corpus: Corpus, split: str, out: Path) -> Path:

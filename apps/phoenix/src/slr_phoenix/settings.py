@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
+from slr_data import HeatmapConfig
 from slr_train import TrainConfig
 from slr_train.config import dataclass_from_dict
 
@@ -35,6 +36,12 @@ DECODERS = ("beam", "greedy")
 BUILTIN_CONFIGS = ("tiny", "base")
 DATA_ROOT_ENV = "SLR_PHOENIX_ROOT"
 CACHE_ENV = "SLR_CACHE_DIR"
+#: ``data.keypoints`` value naming the synthetic corpus' own keypoint file (generated with it)
+SYNTHETIC_KEYPOINTS = "synthetic"
+#: what ``data.heatmaps`` keys not given are: Mamba_SLR's single heatmap channel of face, mouth and hands
+DEFAULT_HEATMAPS = {"groups": ["face", "mouth", "hands"], "merge": "all"}
+#: ``data.keypoint_frame_size`` when not given: TwoStream-SLR's keypoints are pixels of 256x256 frames
+DEFAULT_KEYPOINT_FRAME_SIZE = "256x256"
 
 
 class ConfigError(ValueError):
@@ -65,6 +72,17 @@ class DataSettings:
         num_decode_threads: threads decoding one video's PNG frames.
         on_error: ``raise`` on a missing/corrupt frame, or ``skip`` the video with a warning.
         unk_policy: labels with glosses outside the vocabulary: ``error`` or map to ``unk``.
+        keypoints: a keypoint pickle (TwoStream-SLR's HRNet file, e.g.
+            ``phoenix-2014-keypoints_hrnet-filtered_SMOOTH_v2-256x256_INTERPOLATED.pkl``), or
+            ``synthetic`` for the synthetic corpus' own; rendered as heatmaps, extra model input
+            channels in training and evaluation (``model.overrides.heatmap_channels`` is set from
+            ``heatmaps``). ``None``: frames only.
+        keypoint_frame_size: ``WxH`` of the frames the keypoint coordinates are pixels of
+            (``None``: ``256x256``, TwoStream-SLR's, whichever frame tree is loaded), or ``native``
+            (pixels of the loaded frames).
+        heatmaps: :class:`slr_data.HeatmapConfig` fields (``size``, ``sigma``, ``score_threshold``,
+            ``groups``, ``merge``); keys not given take :data:`DEFAULT_HEATMAPS` (one map of face,
+            mouth and hands), then the ``HeatmapConfig`` defaults (32x32, sigma 1.5).
     """
 
     corpus: str = "synthetic"
@@ -81,6 +99,9 @@ class DataSettings:
     num_decode_threads: int | None = None
     on_error: str = "raise"
     unk_policy: str = "error"
+    keypoints: str | None = None
+    keypoint_frame_size: str | None = None
+    heatmaps: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check(self.corpus in CORPORA, "data.corpus", f"must be one of {CORPORA}, got {self.corpus!r}")
@@ -93,6 +114,38 @@ class DataSettings:
         _check(self.on_error in ("raise", "skip"), "data.on_error", f"must be 'raise' or 'skip', got {self.on_error!r}")
         object.__setattr__(self, "synthetic", dict(self.synthetic))
         object.__setattr__(self, "temporal", dict(self.temporal))
+        object.__setattr__(self, "heatmaps", dict(self.heatmaps))
+        _check(self.keypoints != SYNTHETIC_KEYPOINTS or self.corpus == "synthetic", "data.keypoints",
+               f"'{SYNTHETIC_KEYPOINTS}' names the synthetic corpus' keypoints; corpus {self.corpus!r} needs "
+               "the path of its keypoint file")
+        _check(self.keypoints is None or (isinstance(self.keypoints, str) and self.keypoints),
+               "data.keypoints", f"must be a file path or '{SYNTHETIC_KEYPOINTS}', got {self.keypoints!r}")
+        self.keypoint_frame_wh()
+        self.heatmap_config()
+
+    def keypoint_frame_wh(self) -> tuple[int, int] | None:
+        """``data.keypoint_frame_size`` as ``(width, height)``, ``None`` for ``native``."""
+        text = str(self.keypoint_frame_size or DEFAULT_KEYPOINT_FRAME_SIZE).strip().lower()
+        if text == "native":
+            return None
+        match = re.fullmatch(r"(\d+)x(\d+)", text)
+        _check(match and min(int(v) for v in match.groups()) > 0, "data.keypoint_frame_size",
+               f"must be WxH (e.g. 256x256) or 'native', got {self.keypoint_frame_size!r}")
+        return int(match.group(1)), int(match.group(2))
+
+    def heatmap_config(self) -> HeatmapConfig:
+        """The :class:`slr_data.HeatmapConfig` of ``data.heatmaps``."""
+        known = {f.name for f in dataclasses.fields(HeatmapConfig)} - {"normalized_coords"}
+        unknown = sorted(set(self.heatmaps) - known)
+        _check(not unknown, "data.heatmaps", f"unknown key(s) {unknown}; known: {sorted(known)}")
+        try:
+            return HeatmapConfig(**{**DEFAULT_HEATMAPS, **self.heatmaps})
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"data.heatmaps: {exc}") from None
+
+    def heatmap_channels(self) -> int:
+        """Heatmap channels per frame the data gives the model (0 without keypoints)."""
+        return self.heatmap_config().channels if self.keypoints else 0
 
     def synthetic_cache(self) -> Path:
         base = self.cache_dir or os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "slr"
@@ -145,6 +198,28 @@ class AppConfig:
         _check(self.train.optim.lr_scaling == "none" or self.data.batch_size is not None, "data.batch_size",
                f"train.optim.lr_scaling={self.train.optim.lr_scaling!r} scales the lr by the total batch size, "
                "which needs a per-process batch size (a max_frames budget alone has none)")
+        self._check_heatmap_channels()
+
+    def _check_heatmap_channels(self) -> None:
+        """The model's ``heatmap_channels`` follow the data: set from ``data.heatmaps`` when
+        ``data.keypoints`` is given (and not overridden), and an override that disagrees is an error."""
+        expected = self.data.heatmap_channels()
+        given = self.model.overrides.get("heatmap_channels")
+        if given is None:
+            if expected:
+                overrides = {**self.model.overrides, "heatmap_channels": expected}
+                object.__setattr__(self, "model", dataclasses.replace(self.model, overrides=overrides))
+            return
+        if given == expected:
+            return
+        if not self.data.keypoints:
+            raise ConfigError(f"model.overrides.heatmap_channels: {given!r} needs keypoint heatmaps, but "
+                              "data.keypoints is not set; set data.keypoints or remove the override")
+        heatmaps = self.data.heatmap_config()
+        raise ConfigError(f"model.overrides.heatmap_channels: {given!r}, but data.keypoints gives {expected} "
+                          f"heatmap channel(s) per frame (data.heatmaps: groups {list(heatmaps.groups)}, "
+                          f"merge {heatmaps.merge!r}); remove the override (it follows the data) or make "
+                          "the two agree")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (lists, dicts, numbers, strings): the resolved ``config.yaml``."""

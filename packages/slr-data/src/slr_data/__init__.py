@@ -5,7 +5,8 @@ corpora (:func:`load_phoenix2014`, :func:`load_phoenix2014t`, :class:`VideoRecor
 :class:`Vocabulary`, :func:`load_info` (restricted unpickler), frames (:func:`read_video`),
 transforms (:func:`train_preset`, :func:`eval_preset`, :class:`VideoTransform`),
 :class:`VideoDataset`, :func:`collate_packed` / :func:`collate_padded`,
-:class:`LengthBucketBatchSampler`, keypoint heatmaps, and the synthetic corpus
+:class:`LengthBucketBatchSampler`, keypoints (:func:`load_keypoint_file`) and heatmaps, and the
+synthetic corpus
 (:func:`generate_synthetic_corpus`, :class:`SynthConfig`).
 """
 
@@ -31,7 +32,9 @@ from slr_data.heatmaps import (
     HeatmapConfig,
     load_keypoints,
     render_heatmaps,
+    render_keypoint_heatmaps,
 )
+from slr_data.keypoints import TWOSTREAM_FRAME_SIZE, KeypointSet, load_keypoint_file, twostream_key
 from slr_data.safe_pickle import load_info, load_pickle
 from slr_data.samplers import LengthBucketBatchSampler
 from slr_data.synth import SynthConfig, SynthCorpus, generate_synthetic_corpus
@@ -53,12 +56,14 @@ __all__ = [
     "__version__",
     "KEYPOINT_GROUPS",
     "NUM_KEYPOINTS",
+    "TWOSTREAM_FRAME_SIZE",
     "Corpus",
     "DataError",
     "DataFormatError",
     "EvalTransformConfig",
     "FrameReadError",
     "HeatmapConfig",
+    "KeypointSet",
     "LengthBucketBatchSampler",
     "PackedBatch",
     "PaddedBatch",
@@ -84,6 +89,7 @@ __all__ = [
     "generate_synthetic_corpus",
     "list_frame_files",
     "load_info",
+    "load_keypoint_file",
     "load_keypoints",
     "load_phoenix2014",
     "load_phoenix2014t",
@@ -94,8 +100,10 @@ __all__ = [
     "read_phoenix2014t_csv",
     "read_video",
     "render_heatmaps",
+    "render_keypoint_heatmaps",
     "sample_frame_indices",
     "train_preset",
     "transform_config_from_dict",
+    "twostream_key",
     "write_stm",
 ]

@@ -50,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument(
         "--overwrite", action="store_true", help="replace a corpus generated with other options"
     )
+    synth.add_argument(
+        "--keypoints",
+        action="store_true",
+        help="also write the hand/head keypoints as a TwoStream-SLR-style pickle (121 points, 256x256 "
+        "coordinates; added to an existing corpus too)",
+    )
 
     stats = commands.add_parser("stats", help="summarise a PHOENIX-2014 / 2014-T / synthetic corpus")
     stats.add_argument("path", help="corpus folder (info files or release layout)")
@@ -87,7 +93,7 @@ def _synth(args) -> int:
 
     config = synth_config_from_args(args)
     start = time.perf_counter()
-    corpus = generate_synthetic_corpus(args.out, config, overwrite=args.overwrite)
+    corpus = generate_synthetic_corpus(args.out, config, overwrite=args.overwrite, keypoints=args.keypoints)
     elapsed = time.perf_counter() - start
     state = "already present (cached)" if corpus.cached else f"written in {elapsed:.1f} s"
     counts = ", ".join(f"{split} {n}" for split, n in corpus.counts.items())
@@ -95,6 +101,8 @@ def _synth(args) -> int:
         f"synthetic PHOENIX-2014 corpus {state}: {corpus.root}\n  videos: {counts}; "
         f"vocabulary {config.vocab_size} glosses; frames {config.image_size}x{config.image_size}"
     )
+    if corpus.keypoints is not None:
+        print(f"  keypoints: {corpus.keypoints}")
     return 0
 
 

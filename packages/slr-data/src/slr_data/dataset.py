@@ -15,7 +15,8 @@ from slr_data.collate import VideoSample
 from slr_data.corpus.records import VideoRecord
 from slr_data.errors import DataFormatError, FrameReadError, UnknownGlossError
 from slr_data.frames import decode_frames
-from slr_data.heatmaps import HeatmapConfig, load_keypoints, render_heatmaps
+from slr_data.heatmaps import HeatmapConfig, keypoints_from_mapping, render_keypoint_heatmaps
+from slr_data.keypoints import KeypointSet, load_keypoint_file
 from slr_data.temporal import TemporalConfig, eval_length, sample_frame_indices
 from slr_data.transforms.config import EvalTransformConfig, TrainTransformConfig
 from slr_data.transforms.video import VideoTransform, random_generator
@@ -36,9 +37,15 @@ class VideoDataset(Dataset):
         transform: a :class:`~slr_data.transforms.VideoTransform` or its config; train configs
             also make temporal sampling random.
         temporal: frame interval / rescale / max length (:class:`~slr_data.temporal.TemporalConfig`).
-        keypoints: ``{video_id: (T, 121, 3)}`` or a keypoint pickle path; enables ``heatmaps``.
+        keypoints: a :class:`~slr_data.keypoints.KeypointSet` (e.g. a TwoStream-SLR file read by
+            :func:`~slr_data.keypoints.load_keypoint_file`, coordinates of 256x256 frames), or
+            ``{video_id: (T, 121, 2|3)}`` / a keypoint pickle path with coordinates in the
+            loaded frames' pixels; enables ``heatmaps``. Checked here: every record needs an
+            entry with one row per frame (``num_frames``), else
+            :class:`~slr_data.errors.DataFormatError` naming the file and the video (whatever
+            ``on_error``). Rows follow the frame indices the temporal sampler picks.
         heatmaps: heatmap rendering config (default :class:`~slr_data.heatmaps.HeatmapConfig()`
-            when keypoints are given).
+            when keypoints are given); ``heatmaps.channels`` maps per frame.
         on_error: ``"raise"`` (default) raises :class:`~slr_data.errors.FrameReadError` naming the
             missing / corrupt frame; ``"skip"`` warns, counts it in ``num_skipped`` (per process)
             and returns ``None``, which the collate functions drop.
@@ -57,7 +64,7 @@ class VideoDataset(Dataset):
         transform: VideoTransform | TrainTransformConfig | EvalTransformConfig,
         *,
         temporal: TemporalConfig | None = None,
-        keypoints: Mapping[str, np.ndarray] | str | os.PathLike | None = None,
+        keypoints: KeypointSet | Mapping[str, np.ndarray] | str | os.PathLike | None = None,
         heatmaps: HeatmapConfig | None = None,
         on_error: str = "raise",
         seed: int | None = None,
@@ -78,15 +85,20 @@ class VideoDataset(Dataset):
         self.num_skipped = 0
         self.labels = self._encode_labels()
         if isinstance(keypoints, (str, os.PathLike)):
-            keypoints = load_keypoints(keypoints)
-        self.keypoints = keypoints
+            keypoints = load_keypoint_file(keypoints, frame_size=None)
+        elif keypoints is not None and not isinstance(keypoints, KeypointSet):
+            keypoints = KeypointSet(keypoints_from_mapping(keypoints), "<keypoints mapping>")
+        self.keypoints: KeypointSet | None = keypoints
         self.heatmap_config = (
             heatmaps if heatmaps is not None else (HeatmapConfig() if keypoints is not None else None)
         )
         if self.keypoints is not None:
-            missing = [r.video_id for r in self.records if r.video_id not in self.keypoints]
-            if missing:
-                raise KeyError(f"no keypoints for {len(missing)} video(s), e.g. {missing[:3]}")
+            if self.heatmap_config.normalized_coords and self.keypoints.frame_size is not None:
+                raise ValueError(
+                    f"{self.keypoints.source}: keypoints of {self.keypoints.frame_size} frames cannot also "
+                    "be normalised (HeatmapConfig.normalized_coords)"
+                )
+            self.keypoints.check(self.records)
         self._frames: list[np.ndarray | None] | None = None
         if preload:
             self._frames = [self._preload(record) for record in self.records]
@@ -155,21 +167,14 @@ class VideoDataset(Dataset):
         rng = self._rng(index)
         cached = self._frames[index] if self._frames is not None else None
         paths = record.frame_paths() if cached is None else range(len(cached))
-        keypoints = None
-        if self.keypoints is not None:
-            keypoints = self.keypoints[record.video_id]
-            if len(keypoints) != len(paths):
-                raise DataFormatError(
-                    record.frame_dir,
-                    f"{len(keypoints)} keypoint frames for {len(paths)} image frames of {record.video_id!r}",
-                )
         indices = sample_frame_indices(len(paths), self.temporal, train=self.train, rng=rng)
         if cached is not None:
             video = cached[indices]
         else:
             video = decode_frames([paths[i] for i in indices], num_threads=self.decode_threads)
-        if keypoints is not None:
-            keypoints = keypoints[indices]
+        keypoints = None
+        if self.keypoints is not None:  # (T', 121, 3) of the sampled frames, in the loaded frames' pixels
+            keypoints = self.keypoints.frames(record, indices, len(paths), video.shape[1:3])
             if self.heatmap_config.normalized_coords:
                 keypoints = keypoints * np.array([video.shape[2], video.shape[1], 1], dtype=np.float32)
         out = self.transform(video, rng=rng, keypoints=None if keypoints is None else keypoints[..., :2])
@@ -191,7 +196,7 @@ class VideoDataset(Dataset):
         out_h, out_w = self.transform.out_size
         scale = np.array([config.size[1] / out_w, config.size[0] / out_h], dtype=np.float32)
         mapped = (points + 0.5) * scale - 0.5
-        return render_heatmaps(mapped, scores, config.size, config.sigma, config.score_threshold)
+        return render_keypoint_heatmaps(mapped, scores, config)
 
 
 def _count_or_zero(record: VideoRecord) -> int:

@@ -151,13 +151,17 @@ def load_pickle(path: str | os.PathLike) -> Any:
     """Load a pickle (``.pkl``) or a ``.npy`` file holding plain data, refusing anything else.
 
     A 0-d object ``.npy`` (what ``np.save(path, some_dict)`` writes) is unwrapped to its item.
+    Pickles are read from the open file, not from a copy of its bytes in memory (keypoint
+    pickles of real corpora hold gigabytes of arrays).
     """
     path = Path(path)
-    data = _read_bytes(path)
-    if data.startswith(b"\x93NUMPY"):
-        array = load_npy(path)
-        return array.item() if array.dtype.hasobject and array.ndim == 0 else array
-    return _unpickle(io.BytesIO(data), path)
+    with _open(path) as handle:
+        is_npy = handle.read(6) == b"\x93NUMPY"
+        if not is_npy:
+            handle.seek(0)
+            return _unpickle(handle, path)
+    array = load_npy(path)
+    return array.item() if array.dtype.hasobject and array.ndim == 0 else array
 
 
 def load_info(path: str | os.PathLike) -> dict:
@@ -174,8 +178,14 @@ def load_info(path: str | os.PathLike) -> dict:
 
 
 def _read_bytes(path: Path) -> bytes:
+    with _open(path) as handle:
+        return handle.read()
+
+
+def _open(path: Path):
+    """``open(path, "rb")`` with the errors of a metadata file."""
     try:
-        return path.read_bytes()
+        return open(path, "rb")  # noqa: SIM115 - returned to a with statement
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such metadata file") from None
     except IsADirectoryError:

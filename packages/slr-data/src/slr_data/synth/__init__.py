@@ -3,10 +3,16 @@
 from slr_data.synth.config import SynthConfig
 from slr_data.synth.language import BUILTIN_GLOSSES
 from slr_data.synth.render import COLORS, MOTIONS, SHAPES, Signature, gloss_signature
-from slr_data.synth.writer import SynthCorpus, generate_synthetic_corpus
+from slr_data.synth.writer import (
+    KEYPOINTS_FILE,
+    SynthCorpus,
+    generate_synthetic_corpus,
+    write_synthetic_keypoints,
+)
 
 __all__ = [
     "BUILTIN_GLOSSES",
+    "KEYPOINTS_FILE",
     "COLORS",
     "MOTIONS",
     "SHAPES",
@@ -15,4 +21,5 @@ __all__ = [
     "SynthCorpus",
     "gloss_signature",
     "generate_synthetic_corpus",
+    "write_synthetic_keypoints",
 ]

@@ -27,6 +27,10 @@ __all__ = [
     "build_timeline",
     "render_video",
     "Timeline",
+    "BodyGeometry",
+    "body_geometry",
+    "VideoLayout",
+    "video_layout",
     "describe_signatures",
     "noise_bank",
 ]
@@ -276,21 +280,82 @@ def _paint(canvas, pad, select, x, y, radius, shape, color, alpha) -> None:
     canvas[index] = region
 
 
+@dataclass(frozen=True)
+class BodyGeometry:
+    """Where the static parts of a signer are drawn in one video (pixels; continuous coordinates,
+    pixel ``i`` covering ``[i, i + 1)``).
+
+    Attributes:
+        head: ``(x, y)`` centre of the head ellipse; ``head_radii``: its ``(rx, ry)``.
+        rest_hand: ``(x, y)`` centre of the non-dominant hand (always at rest); ``rest_radius``.
+        torso: ``(x, y)`` centre of the torso ellipse (below the frame centre); ``torso_radii``.
+    """
+
+    head: tuple[float, float]
+    head_radii: tuple[float, float]
+    rest_hand: tuple[float, float]
+    rest_radius: float
+    torso: tuple[float, float]
+    torso_radii: tuple[float, float]
+
+
+def body_geometry(style: SignerStyle, side: int, shift: tuple[float, float]) -> BodyGeometry:
+    """The head, torso and resting hand of ``style`` in a ``side`` px frame moved by ``shift``."""
+    cx = style.center_x * side + shift[0]
+    head_r = 0.11 * side * style.scale
+    return BodyGeometry(
+        head=(cx, 0.24 * side + shift[1]),
+        head_radii=(0.85 * head_r, head_r),
+        rest_hand=(cx - 0.2 * side, 0.93 * side + shift[1]),
+        rest_radius=0.07 * side * style.scale,
+        torso=(cx, 1.05 * side + shift[1]),
+        torso_radii=(0.27 * side * style.scale, 0.62 * side),
+    )
+
+
 def _base_image(style: SignerStyle, side: int, shift: tuple[float, float], grid_x, grid_y) -> np.ndarray:
     image = np.empty((side, side, 3), dtype=np.float32)
     image[:] = style.background
     for x0, x1, y0, y1, color in style.clutter:
         rows = slice(max(0, int(y0 * side)), max(0, int(y1 * side) + 1))
         image[rows, max(0, int(x0 * side)) : max(0, int(x1 * side) + 1)] = color
-    cx = style.center_x * side + shift[0]
-    gx, gy = grid_x - cx, grid_y - shift[1]
-    torso = ((gx / (0.27 * side * style.scale)) ** 2 + ((gy - 1.05 * side) / (0.62 * side)) ** 2) < 1.0
+    body = body_geometry(style, side, shift)
+    gx, gy = grid_x - body.torso[0], grid_y - shift[1]
+    torso = ((gx / body.torso_radii[0]) ** 2 + ((gy - 1.05 * side) / body.torso_radii[1]) ** 2) < 1.0
     image[torso] = style.clothing
-    head = np.clip(0.5 - (np.hypot(gx / 0.85, gy - 0.24 * side) - 0.11 * side * style.scale), 0, 1)
+    head = np.clip(0.5 - (np.hypot(gx / 0.85, gy - 0.24 * side) - body.head_radii[1]), 0, 1)
     image += head[..., None] * (style.skin - image)
-    hand = np.clip(0.5 - (np.hypot(gx + 0.2 * side, gy - 0.93 * side) - 0.07 * side * style.scale), 0, 1)
+    hand = np.clip(0.5 - (np.hypot(gx + 0.2 * side, gy - 0.93 * side) - body.rest_radius), 0, 1)
     image += hand[..., None] * (style.skin - image)
     return image
+
+
+@dataclass(frozen=True)
+class VideoLayout:
+    """Where one video's moving parts are drawn (continuous pixel coordinates, as :class:`BodyGeometry`).
+
+    Attributes:
+        shift: the video's camera shift ``(dx, dy)`` in pixels.
+        x, y: ``(T,)`` centre of the dominant hand (the glyph, or the skin-coloured hand at rest).
+        radius: ``(T,)`` glyph radius (a resting hand is drawn with ``0.64 * radius``).
+    """
+
+    shift: tuple[float, float]
+    x: np.ndarray
+    y: np.ndarray
+    radius: np.ndarray
+
+
+def video_layout(
+    timeline: Timeline, style: SignerStyle, config: SynthConfig, rng: np.random.Generator
+) -> VideoLayout:
+    """Draw the camera shift and the hand's jitter (the first draws of :func:`render_video` from ``rng``)."""
+    side = config.image_size
+    count = len(timeline.x)
+    shift = (float(rng.uniform(-0.03, 0.03) * side), float(rng.uniform(-0.03, 0.03) * side))
+    x = np.clip(timeline.x + shift[0] + rng.normal(0, 0.01 * side, count).astype(np.float32), 0, side)
+    y = np.clip(timeline.y + shift[1] + rng.normal(0, 0.01 * side, count).astype(np.float32), 0, side)
+    return VideoLayout(shift, x, y, (0.1 * side * style.scale) * timeline.size)
 
 
 def render_video(
@@ -300,17 +365,18 @@ def render_video(
     rng: np.random.Generator,
     noise: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Frames ``(T, S, S, 3)`` uint8 RGB of one planned video (``noise``: :func:`noise_bank`)."""
+    """Frames ``(T, S, S, 3)`` uint8 RGB of one planned video (``noise``: :func:`noise_bank`).
+
+    The hand is drawn where :func:`video_layout` (called first, on the same ``rng``) puts it.
+    """
     side = config.image_size
     count = len(timeline.x)
-    shift = (float(rng.uniform(-0.03, 0.03) * side), float(rng.uniform(-0.03, 0.03) * side))
+    layout = video_layout(timeline, style, config, rng)
+    x, y, radius = layout.x, layout.y, layout.radius
     grid_y, grid_x = np.mgrid[0:side, 0:side].astype(np.float32) + 0.5
-    radius = (0.1 * side * style.scale) * timeline.size
     pad = int(np.ceil(1.3 * float(radius.max()))) + 2
     canvas = np.zeros((count, side + 2 * pad, side + 2 * pad, 3), dtype=np.float32)
-    canvas[:, pad : pad + side, pad : pad + side] = _base_image(style, side, shift, grid_x, grid_y)
-    x = np.clip(timeline.x + shift[0] + rng.normal(0, 0.01 * side, count).astype(np.float32), 0, side)
-    y = np.clip(timeline.y + shift[1] + rng.normal(0, 0.01 * side, count).astype(np.float32), 0, side)
+    canvas[:, pad : pad + side, pad : pad + side] = _base_image(style, side, layout.shift, grid_x, grid_y)
     for kinds, alpha in ((timeline.kind_a, timeline.alpha_a), (timeline.kind_b, timeline.alpha_b)):
         for kind in np.unique(kinds):
             if kind == NONE:

@@ -10,10 +10,14 @@
       preprocess/phoenix2014/                                 # the VAC-style preprocessed files
         {train,dev,test}_info.npy, gloss_dict.npy, phoenix2014-groundtruth-{train,dev,test}.stm
       synth_config.json                                       # config, counts, gloss signatures
+      phoenix-2014-keypoints_synthetic-256x256.pkl            # optional (keypoints=True): TwoStream-SLR form
 
 (The folder keeps the release name ``fullFrame-210x260px`` although frames are
 ``image_size x image_size``.) The corpus is built in a temporary sibling folder and renamed into
-place, so ``<out>`` is either complete or absent.
+place, so ``<out>`` is either complete or absent. The keypoint pickle (:data:`KEYPOINTS_FILE`) is
+``{"fullFrame-210x260px/<split>/<id>/1/<stem>": {"keypoints": (T, 121, 3) float32}}`` in 256x256
+pixels, like TwoStream-SLR's PHOENIX-2014 file (:mod:`slr_data.synth.keypoints` says which
+points are where); it is derived from the config, so it can be added to a corpus later.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import pickle
 import shutil
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -30,22 +35,40 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from slr_data._atomic import atomic_save_npy, atomic_write_text
+from slr_data._atomic import atomic_save_npy, atomic_write_bytes, atomic_write_text
 from slr_data.corpus.phoenix2014 import CORPUS_CSV_HEADER
 from slr_data.corpus.records import VideoRecord
 from slr_data.corpus.stm import write_stm
+from slr_data.keypoints import twostream_key
 from slr_data.synth.config import SynthConfig
+from slr_data.synth.keypoints import synthetic_keypoints
 from slr_data.synth.language import build_language, ensure_train_coverage, sample_sentence
-from slr_data.synth.render import build_timeline, describe_signatures, noise_bank, render_video, signer_styles
+from slr_data.synth.render import (
+    body_geometry,
+    build_timeline,
+    describe_signatures,
+    noise_bank,
+    render_video,
+    signer_styles,
+    video_layout,
+)
 from slr_data.vocabulary import Vocabulary
 
-__all__ = ["SynthCorpus", "generate_synthetic_corpus", "FORMAT_VERSION"]
+__all__ = [
+    "SynthCorpus",
+    "generate_synthetic_corpus",
+    "synthetic_keypoint_data",
+    "write_synthetic_keypoints",
+    "FORMAT_VERSION",
+    "KEYPOINTS_FILE",
+]
 
 FORMAT_VERSION = 1
 RELEASE_DIR = "phoenix-2014-multisigner"
 FEATURES_DIR = "fullFrame-210x260px"
 PREPROCESS_DIR = Path("preprocess") / "phoenix2014"
 MARKER = "synth_config.json"
+KEYPOINTS_FILE = "phoenix-2014-keypoints_synthetic-256x256.pkl"
 _SPLIT_CODES = {"train": 0, "dev": 1, "test": 2}
 
 
@@ -59,7 +82,9 @@ class SynthCorpus:
         preprocess_dir: ``root/preprocess/phoenix2014`` (info files, gloss_dict, STMs).
         config: the config it was generated from.
         counts: videos per split.
-        cached: ``True`` when an identical corpus already existed and nothing was written.
+        cached: ``True`` when an identical corpus already existed (then only a requested
+            keypoint file may have been added).
+        keypoints: the keypoint pickle (``root/`` :data:`KEYPOINTS_FILE`) when it exists, else ``None``.
     """
 
     root: Path
@@ -68,6 +93,7 @@ class SynthCorpus:
     config: SynthConfig
     counts: dict[str, int]
     cached: bool = False
+    keypoints: Path | None = None
 
 
 def _session_names(total: int) -> list[str]:
@@ -99,11 +125,16 @@ def _plan(config: SynthConfig):
     return language, styles, plan
 
 
-def _write_video(job) -> int:
-    split, index, video_id, signer, sentence, folder, language, styles, config, noise = job
+def _video_timeline(config: SynthConfig, split: str, index: int, sentence, style, language):
+    """The video's random stream and its timeline (the first draws from that stream)."""
     gloss_index = {g: i for i, g in enumerate(language.glosses)}
     rng = np.random.default_rng([config.seed, _SPLIT_CODES[split], 2, index])
-    timeline = build_timeline([gloss_index[g] for g in sentence], styles[signer], config, rng)
+    return rng, build_timeline([gloss_index[g] for g in sentence], style, config, rng)
+
+
+def _write_video(job) -> int:
+    split, index, video_id, signer, sentence, folder, language, styles, config, noise = job
+    rng, timeline = _video_timeline(config, split, index, sentence, styles[signer], language)
     frames = render_video(timeline, styles[signer], config, rng, noise)
     folder.mkdir(parents=True, exist_ok=True)
     stem = video_id.rsplit("_default-", 1)[0]
@@ -190,6 +221,27 @@ def _write_metadata(tmp: Path, records: dict[str, list[VideoRecord]], config: Sy
     atomic_write_text(tmp / MARKER, json.dumps(summary, indent=1) + "\n")
 
 
+def synthetic_keypoint_data(config: SynthConfig) -> dict[str, dict[str, np.ndarray]]:
+    """``{TwoStream key: {"keypoints": (T, 121, 3) float32}}`` of every video of the corpus
+    ``config`` describes (replays each video's random stream up to the hand layout; no rendering)."""
+    language, styles, plan = _plan(config)
+    out = {}
+    for split, videos in plan.items():
+        for index, (video_id, signer, sentence) in enumerate(videos):
+            rng, timeline = _video_timeline(config, split, index, sentence, styles[signer], language)
+            layout = video_layout(timeline, styles[signer], config, rng)
+            body = body_geometry(styles[signer], config.image_size, layout.shift)
+            key = twostream_key(f"{split}/{video_id}/1/*.png", video_id)
+            out[key] = {"keypoints": synthetic_keypoints(timeline, layout, body, config.image_size)}
+    return out
+
+
+def write_synthetic_keypoints(root: str | os.PathLike, config: SynthConfig) -> Path:
+    """Write ``root/`` :data:`KEYPOINTS_FILE` (atomically) for the corpus of ``config``; returns its path."""
+    data = synthetic_keypoint_data(config)
+    return atomic_write_bytes(Path(root) / KEYPOINTS_FILE, pickle.dumps(data, protocol=4))
+
+
 def _existing_key(out: Path) -> str | None:
     try:
         data = json.loads((out / MARKER).read_text(encoding="utf-8"))
@@ -201,18 +253,25 @@ def _existing_key(out: Path) -> str | None:
 
 
 def _result(out: Path, config: SynthConfig, counts: dict[str, int], cached: bool) -> SynthCorpus:
-    return SynthCorpus(out, out / RELEASE_DIR, out / PREPROCESS_DIR, config, counts, cached)
+    keypoints = out / KEYPOINTS_FILE
+    found = keypoints if keypoints.is_file() else None
+    return SynthCorpus(out, out / RELEASE_DIR, out / PREPROCESS_DIR, config, counts, cached, found)
 
 
 def generate_synthetic_corpus(
-    out_dir: str | os.PathLike, config: SynthConfig | None = None, *, overwrite: bool = False
+    out_dir: str | os.PathLike,
+    config: SynthConfig | None = None,
+    *,
+    overwrite: bool = False,
+    keypoints: bool = False,
 ) -> SynthCorpus:
     """Write a synthetic PHOENIX-2014-format corpus to ``out_dir`` (see the module docstring).
 
     Idempotent: if ``out_dir`` already holds a corpus generated from an equal config (same
     :meth:`SynthConfig.content_key`), nothing is written and ``cached`` is ``True``. A folder
     holding a different synthetic corpus is replaced only with ``overwrite=True``; any other
-    non-empty folder is never touched.
+    non-empty folder is never touched. ``keypoints=True`` also writes the keypoint pickle
+    (:data:`KEYPOINTS_FILE`), into a cached corpus too if it lacks one.
     """
     config = SynthConfig() if config is None else config
     out = Path(out_dir)
@@ -221,6 +280,8 @@ def generate_synthetic_corpus(
     if out.exists():
         key = _existing_key(out)
         if key == config.content_key():
+            if keypoints and not (out / KEYPOINTS_FILE).is_file():
+                write_synthetic_keypoints(out, config)
             return _result(out, config, counts, cached=True)
         if out.is_dir() and not any(out.iterdir()):
             out.rmdir()
@@ -239,6 +300,8 @@ def generate_synthetic_corpus(
     tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
     try:
         counts = _build(tmp, config)
+        if keypoints:
+            write_synthetic_keypoints(tmp, config)
         if replace_existing:
             old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
             os.replace(out, old)
@@ -251,6 +314,8 @@ def generate_synthetic_corpus(
                 if _existing_key(out) != config.content_key():  # not another process's identical corpus
                     raise
                 shutil.rmtree(tmp, ignore_errors=True)
+                if keypoints and not (out / KEYPOINTS_FILE).is_file():
+                    write_synthetic_keypoints(out, config)
                 return _result(out, config, counts, cached=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
