@@ -62,10 +62,13 @@ def test_ssd_scan_mamba_ssm_matches_reference(dtype, with_seq_idx):
     _compare(call("mamba_ssm"), call("reference"), inputs, dtype, grad_out)
 
 
-@needs_conv
+CONV_KERNELS = [pytest.param("causal_conv1d", w, marks=needs_conv, id=f"causal_conv1d-w{w}") for w in (2, 4)] + [
+    pytest.param("triton", w, marks=needs_triton, id=f"triton-w{w}") for w in (2, 4, 5)]
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-@pytest.mark.parametrize("width", [2, 4])
-def test_causal_conv1d_kernel_matches_reference_with_seq_idx(dtype, width):
+@pytest.mark.parametrize("kernel, width", CONV_KERNELS)
+def test_conv_kernels_match_reference_with_seq_idx(dtype, kernel, width):
     torch.manual_seed(0)
     dev = "cuda"
     b, l, d = 3, 157, 64
@@ -84,32 +87,7 @@ def test_causal_conv1d_kernel_matches_reference_with_seq_idx(dtype, width):
             return causal_conv1d(x, weight, bias, seq_idx=seq_idx, activation="silu", backend=backend)
         return fn
 
-    _compare(call("causal_conv1d"), call("reference"), inputs, dtype, grad_out)
-
-
-@needs_triton
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-@pytest.mark.parametrize("width", [2, 4, 5])
-def test_triton_conv1d_kernel_matches_reference_with_seq_idx(dtype, width):
-    torch.manual_seed(0)
-    dev = "cuda"
-    b, l, d = 3, 157, 72
-    seq_idx = torch.stack([torch.repeat_interleave(torch.arange(3), torch.tensor(row))
-                           for row in ([50, 7, 100], [1, 1, 155], [157, 0, 0])]).to(dev, torch.int32)
-    inputs = dict(
-        rows=torch.randn(b, l, d, device=dev, dtype=dtype),
-        weight=torch.randn(d, width, device=dev) / width,
-        bias=torch.randn(d, device=dev),
-    )
-    grad_out = [torch.randn(b, d, l, device=dev, dtype=dtype)]
-
-    def call(backend):
-        def fn(rows, weight, bias):
-            return causal_conv1d(rows.transpose(1, 2), weight, bias, seq_idx=seq_idx, activation="silu",
-                                 backend=backend)
-        return fn
-
-    _compare(call("triton"), call("reference"), inputs, dtype, grad_out)
+    _compare(call(kernel), call("reference"), inputs, dtype, grad_out)
 
 
 @needs_mamba

@@ -12,8 +12,44 @@ _TUPLE_FIELDS = ("stem_dims", "attention_layers", "temporal_downsample_at")
 GLOBAL_POOLS = ("avg", "max", "avgmax")
 
 
+class ModelConfigMixin:
+    """``to_dict`` / ``from_dict`` / ``replace`` shared by the frozen model configs of every family.
+
+    A subclass is a frozen dataclass with a ``FAMILY`` class variable; ``to_dict()`` carries it
+    (``family``), ``from_dict`` accepts it (or its absence) and refuses another family.
+    """
+
+    FAMILY: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON/YAML-serialisable dict with ``family`` (tuples become lists)."""
+        out = {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
+        return {"family": self.FAMILY, **out}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        """Inverse of :meth:`to_dict` (``family`` optional); unknown keys raise a ``ValueError`` naming them."""
+        data = dict(data)
+        family = data.pop("family", cls.FAMILY)
+        if family != cls.FAMILY:
+            raise ValueError(f"config family {family!r} is not {cls.FAMILY!r}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} field(s) {unknown}; valid fields: {sorted(known)}")
+        return cls(**data)
+
+    def replace(self, **changes: Any):
+        """A copy with ``changes`` applied (validated like the constructor; a ``family`` key is ignored)."""
+        changes.pop("family", None)
+        unknown = sorted(set(changes) - {f.name for f in fields(self)})
+        if unknown:
+            raise ValueError(f"unknown {type(self).__name__} field(s) {unknown}")
+        return dataclasses.replace(self, **changes)
+
+
 @dataclass(frozen=True)
-class SLRMambaConfig:
+class SLRMambaConfig(ModelConfigMixin):
     """Everything needed to rebuild an :class:`~slr_models.models.SLRMambaCTC` (weights aside).
 
     Input: frames ``(F, in_chans, img_size, img_size)`` plus, if ``heatmap_channels > 0``,
@@ -112,29 +148,3 @@ class SLRMambaConfig:
     def temporal_reduction(self) -> int:
         """Overall temporal stride (``temporal_stride ** len(temporal_downsample_at)``)."""
         return self.temporal_stride ** len(self.temporal_downsample_at)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON/YAML-serialisable dict with ``family: "slr_mamba"`` (tuples become lists)."""
-        out = {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
-        return {"family": self.FAMILY, **out}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SLRMambaConfig:
-        """Inverse of :meth:`to_dict` (``family`` optional); unknown keys raise a ``ValueError`` naming them."""
-        data = dict(data)
-        family = data.pop("family", cls.FAMILY)
-        if family != cls.FAMILY:
-            raise ValueError(f"config family {family!r} is not {cls.FAMILY!r}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown SLRMambaConfig field(s) {unknown}; valid fields: {sorted(known)}")
-        return cls(**data)
-
-    def replace(self, **changes: Any) -> SLRMambaConfig:
-        """A copy with ``changes`` applied (validated like the constructor; a ``family`` key is ignored)."""
-        changes.pop("family", None)
-        unknown = sorted(set(changes) - {f.name for f in fields(self)})
-        if unknown:
-            raise ValueError(f"unknown SLRMambaConfig field(s) {unknown}")
-        return dataclasses.replace(self, **changes)

@@ -71,6 +71,15 @@ def check_packed_inputs(frames: Tensor, lengths: Tensor, seq_idx: Tensor | None,
     return packing
 
 
+def apply_backend(model: nn.Module, backend: str) -> None:
+    """Set ``backend`` on every module of ``model`` that has one, and in ``model.config``."""
+    op_backend(backend, "ssd")  # validates the name
+    for module in model.modules():
+        if hasattr(module, "backend") and isinstance(module.backend, str):
+            module.backend = backend
+    model.config = model.config.replace(backend=backend)
+
+
 def pad_log_probs(logits: Tensor, packing: Packing) -> CTCOutput:
     """Per-frame ``logits (F', V)`` of packed videos -> :class:`CTCOutput` (float32 log-softmax,
     ``(T_max', B, V)``, positions past a video's length uniform over ``V``)."""
@@ -205,8 +214,4 @@ class SLRMambaCTC(nn.Module):
     def set_backend(self, backend: str) -> None:
         """Switch every kernel between ``"auto"``, ``"reference"`` and ``"mamba_ssm"`` (weights unchanged);
         ``model.config.backend`` is updated to match."""
-        op_backend(backend, "ssd")  # validates the name
-        for module in self.modules():
-            if hasattr(module, "backend") and isinstance(module.backend, str):
-                module.backend = backend
-        self.config = self.config.replace(backend=backend)
+        apply_backend(self, backend)

@@ -9,16 +9,15 @@ and ``predict`` use it unchanged.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from slr_models.layers.common import MODEL_BACKENDS, AddNorm, Packing, op_backend
+from slr_models.layers.common import MODEL_BACKENDS, AddNorm, Packing
 from slr_models.layers.mamba_slr import (
     MambaSLRAttention,
     MambaSLRBlock,
@@ -26,14 +25,15 @@ from slr_models.layers.mamba_slr import (
     MambaSLRStem,
     MambaSLRTemporal,
 )
-from slr_models.models.ctc import CTCOutput, check_packed_inputs, pad_log_probs
+from slr_models.models.config import ModelConfigMixin
+from slr_models.models.ctc import CTCOutput, apply_backend, check_packed_inputs, pad_log_probs
 
 Tensor = torch.Tensor
 PATCH_SIZE = 16  # the stem's total stride (the original asserts patch_size == 16)
 
 
 @dataclass(frozen=True)
-class MambaSLRConfig:
+class MambaSLRConfig(ModelConfigMixin):
     """Everything needed to rebuild a :class:`MambaSLRCTC` (weights aside); the original's defaults.
 
     Input frames ``(F, in_chans, img_size, img_size)`` (+ ``heatmap_channels`` keypoint heatmaps
@@ -123,30 +123,6 @@ class MambaSLRConfig:
     @property
     def temporal_reduction(self) -> int:
         return 1
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON/YAML-serialisable dict with ``family: "mamba_slr"`` (tuples become lists)."""
-        out = {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
-        return {"family": self.FAMILY, **out}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MambaSLRConfig:
-        data = dict(data)
-        family = data.pop("family", cls.FAMILY)
-        if family != cls.FAMILY:
-            raise ValueError(f"config family {family!r} is not {cls.FAMILY!r}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown MambaSLRConfig field(s) {unknown}; valid fields: {sorted(known)}")
-        return cls(**data)
-
-    def replace(self, **changes: Any) -> MambaSLRConfig:
-        changes.pop("family", None)
-        unknown = sorted(set(changes) - {f.name for f in fields(self)})
-        if unknown:
-            raise ValueError(f"unknown MambaSLRConfig field(s) {unknown}")
-        return dataclasses.replace(self, **changes)
 
 
 def _trunc_normal_fan_in(weight: Tensor) -> None:
@@ -268,8 +244,4 @@ class MambaSLRCTC(nn.Module):
 
     def set_backend(self, backend: str) -> None:
         """Switch every kernel between ``auto``, ``reference`` and ``mamba_ssm`` (weights unchanged)."""
-        op_backend(backend, "ssd")
-        for module in self.modules():
-            if hasattr(module, "backend") and isinstance(module.backend, str):
-                module.backend = backend
-        self.config = self.config.replace(backend=backend)
+        apply_backend(self, backend)
