@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from slr_metrics.counts import Counts
+from slr_metrics.limits import Limits
 from slr_metrics.protocols import Protocol, get_protocol
 from slr_metrics.report import ScoreReport, UtteranceResult
 from slr_metrics.scoring import WordKeys, score_normalized
@@ -33,6 +34,8 @@ class WERAccumulator:
         levenshtein: use plain Levenshtein alignment instead of the protocol's aligner.
         case_sensitive: compare words case-sensitively.
         keep_utterances: also keep each utterance's alignment, for :meth:`report`.
+        limits: bound on one utterance's alignment (``max_alignment_cells``, see
+            :mod:`slr_metrics.limits`).
 
     Per utterance the counts equal those of :func:`slr_metrics.score` /
     :func:`slr_metrics.score_files` with the same protocol.
@@ -45,11 +48,13 @@ class WERAccumulator:
         levenshtein: bool = False,
         case_sensitive: bool = False,
         keep_utterances: bool = False,
+        limits: Limits | None = None,
     ) -> None:
         self.protocol = get_protocol(protocol)
         self.aligner = "levenshtein" if levenshtein else self.protocol.aligner
         self.case_sensitive = case_sensitive
         self.keep_utterances = keep_utterances
+        self.limits = limits
         self._keys = WordKeys(self.aligner, case_sensitive)
         self.reset()
 
@@ -64,6 +69,7 @@ class WERAccumulator:
 
         Raises:
             ValueError: if ``utt_id`` was already added (a duplicated sample would be counted twice).
+            ScoringError: (a ValueError) if the utterance is over ``limits``.
         """
         if utt_id in self._seen:
             raise ValueError(f"utterance {utt_id!r} was already added to this accumulator")
@@ -76,6 +82,7 @@ class WERAccumulator:
             aligner=self.aligner,
             case_sensitive=self.case_sensitive,
             keys=self._keys,
+            limits=self.limits,
         )
         result = report.utterances[0]
         self._seen.add(utt_id)
@@ -111,7 +118,8 @@ class WERAccumulator:
 
     @property
     def wer(self) -> float:
-        """WER in percent from the summed counts."""
+        """WER in percent from the summed counts; NaN before any reference word was added
+        (``N == 0``, see :attr:`Counts.wer`)."""
         return self.counts.wer
 
     def state(self) -> list[int]:

@@ -27,6 +27,7 @@ Reference implementations that transcribe the originals literally live in
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Hashable, Sequence
 
 __all__ = ["ALIGNERS", "align", "align_levenshtein", "align_sclite", "align_slrt"]
@@ -109,11 +110,12 @@ def align_levenshtein(ref: Sequence[Hashable], hyp: Sequence[Hashable]) -> str:
     if n == 0 or m == 0:
         return "C" * head + "D" * n + "I" * m + "C" * tail
 
-    # dist[i][j]: edits between a[:i] and b[:j].
-    dist = [list(range(m + 1))]
+    # dist[i][j]: edits between a[:i] and b[:j]; rows kept as 4-byte arrays for the traceback
+    # (a list of Python ints would take 8-36 bytes per cell), computed on lists.
+    above = list(range(m + 1))
+    dist = [array("i", above)]
     for i in range(1, n + 1):
         word = a[i - 1]
-        above = dist[-1]
         row = [i]
         left = i
         for j in range(1, m + 1):
@@ -124,7 +126,8 @@ def align_levenshtein(ref: Sequence[Hashable], hyp: Sequence[Hashable]) -> str:
                 best = left + 1
             row.append(best)
             left = best
-        dist.append(row)
+        dist.append(array("i", row))
+        above = row
 
     out: list[str] = []
     i, j = n, m
@@ -146,17 +149,18 @@ def align_levenshtein(ref: Sequence[Hashable], hyp: Sequence[Hashable]) -> str:
 def align_slrt(ref: Sequence[Hashable], hyp: Sequence[Hashable]) -> str:
     """SLRT-style weighted alignment (costs 4/3/3 in a wrapping 8-bit matrix)."""
     n, m = len(ref), len(hyp)
-    d = [[(3 * j) & 0xFF for j in range(m + 1)]]
+    above = [(3 * j) & 0xFF for j in range(m + 1)]
+    d = [bytearray(above)]  # 8-bit values: one byte per cell for the traceback
     for i in range(1, n + 1):
         word = ref[i - 1]
-        above = d[-1]
         row = [(3 * i) & 0xFF]
         for j in range(1, m + 1):
             if hyp[j - 1] == word:
                 row.append(above[j - 1])
             else:
                 row.append(min((above[j - 1] + 4) & 0xFF, (row[j - 1] + 3) & 0xFF, (above[j] + 3) & 0xFF))
-        d.append(row)
+        d.append(bytearray(row))
+        above = row
 
     out: list[str] = []
     x, y = n, m

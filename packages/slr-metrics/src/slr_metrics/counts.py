@@ -7,6 +7,7 @@ package adds counts and divides once at the end.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -52,10 +53,11 @@ class Counts:
     def wer(self) -> float:
         """Word error rate in percent, ``100 * errors / N``.
 
-        With ``N == 0`` it is 0.0 when there are no errors and ``inf`` otherwise.
+        With ``N == 0`` it is undefined: NaN when there are no errors (0 / 0) and ``inf``
+        otherwise, never 0.0 (sclite prints 0.0 % there). Test with ``math.isfinite``.
         """
         if self.N == 0:
-            return 0.0 if self.errors == 0 else float("inf")
+            return float("nan") if self.errors == 0 else float("inf")
         return 100.0 * self.errors / self.N
 
     def __add__(self, other: Counts) -> Counts:
@@ -93,8 +95,8 @@ class Counts:
         return counts
 
     def to_dict(self) -> dict[str, int | float | None]:
-        """JSON-ready dict with the counts and ``wer`` (``None`` when it is infinite)."""
+        """JSON-ready dict with the counts and ``wer`` (``None`` when it is undefined, ``N == 0``)."""
         wer = self.wer
         out: dict[str, int | float | None] = dict(zip(self.FIELDS, self.to_list(), strict=True))
-        out["wer"] = None if wer == float("inf") else wer
+        out["wer"] = wer if math.isfinite(wer) else None
         return out

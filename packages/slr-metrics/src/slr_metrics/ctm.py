@@ -17,14 +17,25 @@ utterance; from the 1001st word on (``10.00`` sorts before ``2.00``) the order b
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from slr_metrics.errors import FormatError
 from slr_metrics.fileio import atomic_write_text, iter_lines
+from slr_metrics.limits import Limits
 from slr_metrics.text import split_ws
 
-__all__ = ["CTMWord", "read_ctm", "read_ctm_words", "read_hyp", "write_ctm", "write_hyp", "ctm_start_text"]
+__all__ = [
+    "CTMWord",
+    "ctm_start_text",
+    "parse_ctm_lines",
+    "parse_hyp_lines",
+    "read_ctm",
+    "read_ctm_words",
+    "read_hyp",
+    "write_ctm",
+    "write_hyp",
+]
 
 
 @dataclass(frozen=True)
@@ -69,16 +80,23 @@ def _number(text: str, what: str, path: str | os.PathLike[str], number: int) -> 
     return value
 
 
-def read_ctm_words(path: str | os.PathLike[str]) -> list[CTMWord]:
+def read_ctm_words(path: str | os.PathLike[str], *, limits: Limits | None = None) -> list[CTMWord]:
     """Every word line of a CTM file, in file order.
+
+    ``limits`` bound the file's size, line length and line count (see :mod:`slr_metrics.limits`).
 
     Raises:
         FormatError: (naming file and line) for a line without 5 or 6 fields, a start time or
-            duration that is not a number, a negative duration, or a confidence that is not a
-            number or ``NA``.
+            duration that is not a number, a negative duration, a confidence that is not a
+            number or ``NA``, or a file over ``limits``.
     """
+    return parse_ctm_lines(iter_lines(path, limits), path)
+
+
+def parse_ctm_lines(lines: Iterable[tuple[int, str]], path: str | os.PathLike[str]) -> list[CTMWord]:
+    """:func:`read_ctm_words` on ``(line_number, text)`` pairs already read from ``path``."""
     words: list[CTMWord] = []
-    for number, text in iter_lines(path):
+    for number, text in lines:
         if text.startswith(";"):
             continue
         fields = split_ws(text)
@@ -133,27 +151,33 @@ def group_contiguous(
     return groups
 
 
-def read_ctm(path: str | os.PathLike[str]) -> dict[str, list[str]]:
+def read_ctm(path: str | os.PathLike[str], *, limits: Limits | None = None) -> dict[str, list[str]]:
     """Utterance id -> words of a CTM file, words in file order (what sclite aligns).
 
     Raises:
         FormatError: for malformed lines (see :func:`read_ctm_words`) or an utterance whose
             lines are not contiguous.
     """
-    return group_contiguous(read_ctm_words(path), path)
+    return group_contiguous(read_ctm_words(path, limits=limits), path)
 
 
-def read_hyp(path: str | os.PathLike[str]) -> dict[str, list[str]]:
+def read_hyp(path: str | os.PathLike[str], *, limits: Limits | None = None) -> dict[str, list[str]]:
     """Plain hypothesis file: ``<id> <words...>`` per line (an id alone is an empty hypothesis).
 
-    Lines starting with ``;;`` are comments; blank lines are skipped.
+    Lines starting with ``;;`` are comments; blank lines are skipped. ``limits`` bound the
+    file's size, line length and line count (see :mod:`slr_metrics.limits`).
 
     Raises:
-        FormatError: (naming file and line) when an id appears twice.
+        FormatError: (naming file and line) when an id appears twice or the file is over ``limits``.
     """
+    return parse_hyp_lines(iter_lines(path, limits), path)
+
+
+def parse_hyp_lines(lines: Iterable[tuple[int, str]], path: str | os.PathLike[str]) -> dict[str, list[str]]:
+    """:func:`read_hyp` on ``(line_number, text)`` pairs already read from ``path``."""
     hyps: dict[str, list[str]] = {}
     first_line: dict[str, int] = {}
-    for number, text in iter_lines(path):
+    for number, text in lines:
         if text.startswith(";;"):
             continue
         fields = split_ws(text)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["FormatError", "ScoringError"]
+__all__ = ["FormatError", "OutputError", "ScoringError"]
 
 
 class FormatError(ValueError):
@@ -36,3 +36,23 @@ class FormatError(ValueError):
 
 class ScoringError(ValueError):
     """Reference and hypothesis do not fit together (e.g. hypothesis ids absent from the reference)."""
+
+
+class OutputError(OSError):
+    """An output path that must not be written, or a write that failed.
+
+    The message names the path the caller gave (never the hidden temporary file):
+    ``out.pra: is also an input of this command (ref.stm); refusing to overwrite it``,
+    ``out.pra: cannot write: No space left on device``. An :class:`OSError`, so code that
+    catches OS errors around a write keeps working.
+
+    Attributes:
+        path: the output path as the caller gave it.
+        reason: what is wrong, without the path prefix.
+    """
+
+    def __init__(self, reason: str, path: str | os.PathLike[str], errno: int | None = None):
+        self.reason = reason
+        self.path = os.fspath(path)
+        super().__init__(f"{self.path}: {reason}")
+        self.errno = errno

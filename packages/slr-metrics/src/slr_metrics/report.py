@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -84,7 +85,8 @@ class ScoreReport:
 
     @property
     def wer(self) -> float:
-        """Corpus WER in percent (from summed counts)."""
+        """Corpus WER in percent (from summed counts); NaN or ``inf`` when ``N == 0`` (see
+        :attr:`Counts.wer`)."""
         return self.counts.wer
 
     @cached_property
@@ -198,9 +200,8 @@ class ScoreReport:
         lines.append("`" + "-" * (width - 2) + "'")
         c = self.counts
         lines.append("")
-        lines.append(
-            f"WER {c.wer:.2f}%  (N={c.N} C={c.C} S={c.S} D={c.D} I={c.I}, {c.utterances} utterances)"
-        )
+        wer = f"{c.wer:.2f}%" if math.isfinite(c.wer) else "undefined (no reference words)"
+        lines.append(f"WER {wer}  (N={c.N} C={c.C} S={c.S} D={c.D} I={c.I}, {c.utterances} utterances)")
         conf = self.confusions(top_confusions)
         for kind in ("substitutions", "deletions", "insertions"):
             if conf[kind]:

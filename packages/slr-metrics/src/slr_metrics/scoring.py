@@ -8,20 +8,29 @@ sclite (``phoenix2014``, ``phoenix2014t``).
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from slr_metrics.align import ALIGNERS
 from slr_metrics.counts import Counts
-from slr_metrics.ctm import read_ctm_words, read_hyp
+from slr_metrics.ctm import parse_ctm_lines, parse_hyp_lines
 from slr_metrics.errors import FormatError, ScoringError
 from slr_metrics.fileio import iter_lines
+from slr_metrics.limits import DEFAULT_LIMITS, Limits
 from slr_metrics.protocols import Protocol, get_protocol
 from slr_metrics.report import ScoreReport, UtteranceResult
 from slr_metrics.stm import read_stm
 from slr_metrics.text import check_supported, comparison_key, fold_ascii, split_ws
 
-__all__ = ["score", "score_files", "score_normalized", "WordKeys", "detect_hyp_format"]
+__all__ = [
+    "check_reference_words",
+    "detect_hyp_format",
+    "score",
+    "score_files",
+    "score_normalized",
+    "WordKeys",
+]
 
 _LIST_AT_MOST = 10
 
@@ -108,16 +117,23 @@ def score_normalized(
     speakers: Mapping[str, str] | None = None,
     keys: WordKeys | None = None,
     source: str | None = None,
+    limits: Limits | None = None,
 ) -> ScoreReport:
     """Align words that are already normalised (no protocol rules applied here).
 
     Every reference utterance is scored, in ``refs`` order; one missing from ``hyps`` is scored
     against ``protocol.normalize_hyp([])``. Hypothesis ids must be reference ids. ``source``
-    (e.g. the file names) is added to error messages.
+    (e.g. the file names) is added to error messages. An empty ``refs`` is allowed here (see
+    :func:`score` for the check).
+
+    Raises:
+        ScoringError: an unknown hypothesis id, or an utterance whose ``len(ref) * len(hyp)``
+            exceeds ``limits.max_alignment_cells``.
     """
     _resolve_ids(refs, list(hyps), False, "")
     keys = keys or WordKeys(aligner, case_sensitive)
     align = ALIGNERS[aligner]
+    max_cells = (limits or DEFAULT_LIMITS).max_alignment_cells
     missing = protocol.normalize_hyp([])
     results = []
     for uid, ref_words in refs.items():
@@ -125,6 +141,12 @@ def score_normalized(
         if hyp_words is None:
             hyp_words = missing
         where = f"utterance {uid!r}" + (f" ({source})" if source else "")
+        if len(ref_words) * len(hyp_words) > max_cells:
+            raise ScoringError(
+                f"{where}: aligning {len(ref_words)} reference with {len(hyp_words)} hypothesis words "
+                f"needs {len(ref_words) * len(hyp_words)} cells, more than the limit of {max_cells} "
+                "(max_alignment_cells)"
+            )
         edits = align(keys.encode(ref_words, where), keys.encode(hyp_words, where))
         speaker = speakers.get(uid, "-") if speakers is not None else "-"
         results.append(
@@ -138,6 +160,27 @@ def score_normalized(
     )
 
 
+def check_reference_words(
+    raw: Mapping[str, Sequence[str]], normalized: Mapping[str, Sequence[str]], protocol: Protocol, where: str
+) -> None:
+    """Raise :class:`ScoringError` when the references hold no words at all (``N = 0``).
+
+    WER is ``errors / N``, undefined for ``N = 0``; sclite prints 0.0 % there (its ``pct``
+    macro returns 0 for a zero denominator), which hides an empty or wrong reference file.
+    ``where`` prefixes the message (e.g. ``"ref.stm: "``).
+    """
+    if any(normalized.values()):
+        return
+    n = len(raw)
+    if n == 0:
+        detail = "the reference has no utterances"
+    elif not any(raw.values()):
+        detail = f"the reference's {n} utterance(s) hold no words"
+    else:
+        detail = f"no reference words are left after the {protocol.name} protocol's rules ({n} utterance(s))"
+    raise ScoringError(f"{where}{detail}: WER is undefined (N = 0)")
+
+
 def score(
     refs: Mapping[str, Sequence[str]],
     hyps: Mapping[str, Sequence[str]],
@@ -146,6 +189,8 @@ def score(
     *,
     case_sensitive: bool = False,
     speakers: Mapping[str, str] | None = None,
+    allow_empty_reference: bool = False,
+    limits: Limits | None = None,
 ) -> ScoreReport:
     """Score hypotheses against references.
 
@@ -158,14 +203,22 @@ def score(
             the protocol's aligner (sclite's weighted alignment by default).
         case_sensitive: compare words case-sensitively (sclite folds ``A-Z`` by default).
         speakers: utterance id -> speaker, for the per-speaker breakdown.
+        allow_empty_reference: score references without any word (after the protocol) instead
+            of raising; the report's ``wer`` is then NaN (no errors) or ``inf`` (insertions),
+            never sclite's 0.0.
+        limits: bound on one utterance's alignment (``max_alignment_cells``, see
+            :mod:`slr_metrics.limits`).
 
     Raises:
-        ScoringError: a hypothesis id is not a reference id.
+        ScoringError: a hypothesis id is not a reference id, the references hold no words
+            (unless ``allow_empty_reference``), or an utterance is over ``limits``.
         FormatError: a word uses sclite syntax that is not supported (``@``, ``{``...).
     """
     proto = get_protocol(protocol)
     _resolve_ids(refs, list(hyps), False, "")
     norm_refs = {uid: proto.normalize_ref(words) for uid, words in refs.items()}
+    if not allow_empty_reference:
+        check_reference_words(refs, norm_refs, proto, "")
     norm_hyps = {uid: proto.normalize_hyp(words) for uid, words in hyps.items()}
     aligner = "levenshtein" if levenshtein else proto.aligner
     return score_normalized(
@@ -175,31 +228,47 @@ def score(
         aligner=aligner,
         case_sensitive=case_sensitive,
         speakers=speakers,
+        limits=limits,
     )
 
 
-def detect_hyp_format(path: str | os.PathLike[str]) -> str:
+def _line_format(text: str) -> str | None:
+    """``"ctm"``/``"hyp"`` for a data line, ``None`` for a comment or blank line."""
+    if text.startswith(";"):
+        return None
+    fields = split_ws(text)
+    if not fields:
+        return None
+    if len(fields) in (5, 6):
+        try:
+            float(fields[2])
+            float(fields[3])
+            return "ctm"
+        except ValueError:
+            pass
+    return "hyp"
+
+
+def _sniff_format(lines: Iterator[tuple[int, str]]) -> tuple[str, Iterable[tuple[int, str]]]:
+    """The format of the first data line and every line (those read to decide included), so
+    a pipe is read only once."""
+    head: list[tuple[int, str]] = []
+    for item in lines:
+        head.append(item)
+        fmt = _line_format(item[1])
+        if fmt is not None:
+            return fmt, itertools.chain(head, lines)
+    return "ctm", head
+
+
+def detect_hyp_format(path: str | os.PathLike[str], *, limits: Limits | None = None) -> str:
     """``"ctm"`` or ``"hyp"``: by extension (``.ctm``), else by the first data line's shape.
 
     A line with 5 or 6 fields whose third and fourth fields are numbers is CTM.
     """
     if os.fspath(path).lower().endswith(".ctm"):
         return "ctm"
-    for _, text in iter_lines(path):
-        if text.startswith(";"):
-            continue
-        fields = split_ws(text)
-        if not fields:
-            continue
-        if len(fields) in (5, 6):
-            try:
-                float(fields[2])
-                float(fields[3])
-                return "ctm"
-            except ValueError:
-                pass
-        return "hyp"
-    return "ctm"
+    return _sniff_format(iter_lines(path, limits))[0]
 
 
 def score_files(
@@ -210,6 +279,8 @@ def score_files(
     *,
     hyp_format: str = "auto",
     case_sensitive: bool = False,
+    allow_empty_reference: bool = False,
+    limits: Limits | None = None,
 ) -> ScoreReport:
     """Score a hypothesis file against an STM reference file (what ``slr-score`` does).
 
@@ -218,33 +289,44 @@ def score_files(
         hyp_path: CTM file, or plain ``<id> <words...>`` lines.
         protocol, levenshtein, case_sensitive: as for :func:`score`.
         hyp_format: ``"ctm"``, ``"hyp"`` or ``"auto"`` (:func:`detect_hyp_format`).
+        allow_empty_reference: as for :func:`score`.
+        limits: bounds on each file's size, line length and line count and on one
+            utterance's alignment (see :mod:`slr_metrics.limits`).
 
     Hypothesis ids are matched to reference ids case-insensitively unless ``case_sensitive``
     (sclite lower-cases ids). CTM words are taken in file order, or in the order the protocol's
     official script sorts them.
 
     Raises:
-        FormatError: malformed file (message names file and line).
-        ScoringError: hypothesis ids absent from the reference (message names them).
+        FormatError: malformed file or a file over ``limits`` (message names file and line).
+        ScoringError: hypothesis ids absent from the reference (message names them), a
+            reference without words (unless ``allow_empty_reference``), or an utterance over
+            ``limits``.
     """
     proto = get_protocol(protocol)
-    segments = read_stm(ref_path)
+    if hyp_format not in ("auto", "ctm", "hyp"):
+        raise ValueError(f"unknown hypothesis format {hyp_format!r}; use 'ctm', 'hyp' or 'auto'")
+    segments = read_stm(ref_path, limits=limits)
     refs = {seg.utt_id: proto.normalize_ref(seg.words) for seg in segments}
+    if not allow_empty_reference:
+        raw_refs = {seg.utt_id: seg.words for seg in segments}
+        check_reference_words(raw_refs, refs, proto, f"{os.fspath(ref_path)}: ")
     speakers = {seg.utt_id: seg.speaker for seg in segments}
     channels = {seg.utt_id: seg.channel for seg in segments}
 
-    fmt = detect_hyp_format(hyp_path) if hyp_format == "auto" else hyp_format
+    lines: Iterable[tuple[int, str]] = iter_lines(hyp_path, limits)
+    fmt = hyp_format
+    if fmt == "auto":
+        fmt, lines = ("ctm", lines) if os.fspath(hyp_path).lower().endswith(".ctm") else _sniff_format(lines)
     if fmt == "ctm":
-        words = read_ctm_words(hyp_path)
+        words = parse_ctm_lines(lines, hyp_path)
         raw_hyps = proto.ctm_hyps(words, hyp_path)
         hyp_channel = {}
         for word in words:
             hyp_channel.setdefault(word.utt_id, (word.channel, word.line))
-    elif fmt == "hyp":
-        raw_hyps = {uid: proto.normalize_hyp(w) for uid, w in read_hyp(hyp_path).items()}
-        hyp_channel = {}
     else:
-        raise ValueError(f"unknown hypothesis format {hyp_format!r}; use 'ctm', 'hyp' or 'auto'")
+        raw_hyps = {uid: proto.normalize_hyp(w) for uid, w in parse_hyp_lines(lines, hyp_path).items()}
+        hyp_channel = {}
 
     source = f"in {os.fspath(hyp_path)} "
     mapping = _resolve_ids(refs, list(raw_hyps), not case_sensitive, source)
@@ -270,5 +352,6 @@ def score_files(
         case_sensitive=case_sensitive,
         speakers=speakers,
         source=f"{os.fspath(ref_path)} / {os.fspath(hyp_path)}",
+        limits=limits,
     )
     return report.with_sources(os.fspath(ref_path), os.fspath(hyp_path))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from slr_metrics.errors import FormatError
 from slr_metrics.fileio import atomic_write_text, iter_lines
+from slr_metrics.limits import Limits
 from slr_metrics.text import split_ws
 
 __all__ = ["STMSegment", "read_stm", "write_stm", "stm_to_refs", "PHOENIX_END_TIME"]
@@ -60,16 +61,19 @@ def _parse_time(text: str, what: str, path: os.PathLike[str] | str, number: int)
     return value
 
 
-def read_stm(path: str | os.PathLike[str]) -> list[STMSegment]:
+def read_stm(path: str | os.PathLike[str], *, limits: Limits | None = None) -> list[STMSegment]:
     """Read an STM file into segments, in file order.
+
+    ``limits`` bound the file's size, line length and line count (see :mod:`slr_metrics.limits`).
 
     Raises:
         FormatError: (naming file and line) for a line with fewer than 5 fields, a time that is
-            not a number, an end before the start, or an id that appears twice.
+            not a number, an end before the start, an id that appears twice, or a file over
+            ``limits``.
     """
     segments: list[STMSegment] = []
     seen: dict[str, int] = {}
-    for number, text in iter_lines(path):
+    for number, text in iter_lines(path, limits):
         if text.startswith(";;"):
             continue
         fields = split_ws(text)
