@@ -7,7 +7,15 @@ scores a dataset across ranks.
 """
 
 from slr_train.__about__ import __version__
-from slr_train.checkpoint import CheckpointError, CheckpointInfo, CheckpointManager, load_checkpoint
+from slr_train.atomic import OutputPathError
+from slr_train.checkpoint import (
+    CheckpointChoice,
+    CheckpointError,
+    CheckpointInfo,
+    CheckpointManager,
+    InvalidCheckpoint,
+    load_checkpoint,
+)
 from slr_train.config import (
     CheckpointConfig,
     DeepSpeedConfigError,
@@ -46,6 +54,7 @@ from slr_train.trainer_state import BestRecord, eval_model_state
 __all__ = [
     "BestRecord",
     "CTCInfeasibleError",
+    "CheckpointChoice",
     "CheckpointConfig",
     "CheckpointError",
     "CheckpointInfo",
@@ -66,6 +75,7 @@ __all__ = [
     "InitFromConfig",
     "InitFromError",
     "InitReport",
+    "InvalidCheckpoint",
     "LRScheduler",
     "LoaderConfig",
     "LoggingConfig",
@@ -74,6 +84,7 @@ __all__ = [
     "NonFiniteGuard",
     "NonFiniteLossError",
     "OptimConfig",
+    "OutputPathError",
     "PrecisionConfig",
     "StepResult",
     "TrainConfig",
