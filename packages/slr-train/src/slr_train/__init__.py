@@ -47,6 +47,7 @@ from slr_train.init_from import InitFromError, InitReport, init_model_from, plan
 from slr_train.launch import launch_local, launched_by_torchrun, torchrun_command
 from slr_train.nonfinite import NonFiniteGuard, NonFiniteLossError
 from slr_train.param_groups import assign_param_groups, build_adamw, no_weight_decay_names
+from slr_train.resume import ResumeSource, TrainingInterrupted, select_checkpoint
 from slr_train.schedules import CosineWarmup, DropPathSchedule, LRScheduler
 from slr_train.trainer import FitResult, Trainer
 from slr_train.trainer_state import BestRecord, eval_model_state
@@ -86,10 +87,12 @@ __all__ = [
     "OptimConfig",
     "OutputPathError",
     "PrecisionConfig",
+    "ResumeSource",
     "StepResult",
     "TrainConfig",
     "TrainSet",
     "Trainer",
+    "TrainingInterrupted",
     "WERScorer",
     "__version__",
     "apply_feasibility_policy",
@@ -110,5 +113,6 @@ __all__ = [
     "no_weight_decay_names",
     "plan_init",
     "seed_everything",
+    "select_checkpoint",
     "torchrun_command",
 ]
