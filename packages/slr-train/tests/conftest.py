@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from pathlib import Path
 
@@ -23,10 +25,56 @@ def slr_train_kit():
 @pytest.fixture
 def slr_train_tiny_config():
     """A TrainConfig for fast, deterministic CPU runs of the fake model."""
-    from slr_train import (CheckpointConfig, EMAConfig, LoggingConfig, OptimConfig, PrecisionConfig,
-                           TrainConfig)
+    return kit.tiny_train_config()
 
-    return TrainConfig(optim=OptimConfig(lr=3e-3, epochs=2, warmup_steps=2, min_lr=1e-5, grad_accum_steps=1),
-                       precision=PrecisionConfig("fp32"), ema=EMAConfig(decay=0.99),
-                       checkpoint=CheckpointConfig(every_steps=3, keep_last=2, resume="auto"),
-                       logging=LoggingConfig(progress=False, tensorboard=False), seed=0, deterministic=True)
+
+class _FullDiskFile:
+    """A temp file whose writes fail with ENOSPC once ``budget`` bytes are written (like a full disk)."""
+
+    def __init__(self, f, budget: int) -> None:
+        self._f, self._budget = f, budget
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        if len(view) > self._budget:
+            self._f.write(view[: self._budget])
+            self._budget = 0
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self._budget -= len(view)
+        return self._f.write(view)
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._f.close()
+
+
+@pytest.fixture
+def slr_train_full_disk(monkeypatch):
+    """``fill(match, budget=100)``: atomic writes of files whose name contains ``match`` hit a full disk
+    after ``budget`` bytes (the temp file gets that much, then ENOSPC); ``fill(None)`` frees it again.
+    Returns the list of target names that failed."""
+    from slr_train import atomic
+
+    real_open_temp = atomic._open_temp
+    state = {"match": None, "budget": 0}
+    failed: list[str] = []
+
+    def open_temp(target, mode):
+        f, tmp = real_open_temp(target, mode)
+        if state["match"] is not None and state["match"] in target.name:
+            failed.append(target.name)
+            return _FullDiskFile(f, state["budget"]), tmp
+        return f, tmp
+
+    monkeypatch.setattr(atomic, "_open_temp", open_temp)
+
+    def fill(match, budget: int = 100):
+        state["match"], state["budget"] = match, budget
+        return failed
+
+    return fill

@@ -8,27 +8,12 @@ import pytest
 import torch
 
 from slr_train import CheckpointError, CheckpointManager, load_checkpoint
-from slr_train.atomic import atomic_write, atomic_write_bytes
 from slr_train.checkpoint import verify_manifest
 from slr_train.rng import capture_rng_state, restore_rng_state
 
 
 def _payload(value: float) -> dict:
     return {"model": {"w": torch.full((4, 4), value)}, "note": "x", "nested": [1, 2.5, (3, "a"), None]}
-
-
-def test_atomic_write_leaves_old_file_on_failure(tmp_path):
-    target = tmp_path / "file.bin"
-    atomic_write_bytes(target, b"old")
-
-    def failing(f):
-        f.write(b"partial new content")
-        raise OSError("disk full")
-
-    with pytest.raises(OSError, match="disk full"):
-        atomic_write(target, failing)
-    assert target.read_bytes() == b"old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.bin"]
 
 
 def test_save_then_latest_and_load_with_weights_only(tmp_path):
@@ -76,16 +61,26 @@ def test_corrupt_newest_falls_back_to_previous_with_warning(tmp_path, damage):
         load_checkpoint(newest)
 
 
-def test_checkpoint_without_manifest_is_ignored(tmp_path):
+def test_checkpoint_without_manifest_is_skipped_with_a_warning(tmp_path):
     """A process killed between writing the .pt and its manifest leaves an incomplete checkpoint."""
     manager = CheckpointManager(tmp_path)
     manager.save(_payload(1.0), step=1, epoch=0)
     newest = manager.save(_payload(2.0), step=2, epoch=0)
     newest.with_suffix(".json").unlink()
+    with pytest.warns(RuntimeWarning, match=r"ckpt-000000002-step\.json: manifest missing"):
+        choice = manager.find()
+    assert choice.info.step == 1
+    assert [(c.path, c.step) for c in choice.invalid] == [(newest, 2)]
+
+
+def test_temp_files_of_interrupted_writes_are_not_checkpoints(tmp_path):
+    manager = CheckpointManager(tmp_path)
+    manager.save(_payload(1.0), step=1, epoch=0)
     (tmp_path / ".tmp-ckpt-000000003-step.pt.abc").write_bytes(b"half")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert manager.latest().step == 1
+        choice = manager.find()
+    assert choice.info.step == 1 and choice.invalid == ()
 
 
 def test_keep_last_prunes_old_but_keeps_best(tmp_path):

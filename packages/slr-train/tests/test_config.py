@@ -56,6 +56,7 @@ def test_unknown_or_malformed_keys_are_reported(data, message):
     (lambda: PrecisionConfig("fp16"), "precision.dtype"),
     (lambda: EMAConfig(decay=1.0), "ema.decay"),
     (lambda: CheckpointConfig(keep_last=0), "checkpoint.keep_last"),
+    (lambda: CheckpointConfig(resume=""), "checkpoint.resume"),
     (lambda: EngineConfig(kind="fsdp"), "engine.kind"),
     (lambda: EngineConfig(zero_stage=3), "engine.zero_stage"),
     (lambda: FaultConfig(ctc_infeasible="ignore"), "faults.ctc_infeasible"),
@@ -64,6 +65,12 @@ def test_unknown_or_malformed_keys_are_reported(data, message):
 def test_invalid_values_name_the_field(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_resume_none_as_a_string_means_a_fresh_start():
+    assert CheckpointConfig(resume="none").resume is None and CheckpointConfig(resume="None").resume is None
+    assert CheckpointConfig(resume="auto").resume == "auto" and CheckpointConfig(resume="a.pt").resume == "a.pt"
+    assert TrainConfig.from_dict({"checkpoint": {"resume": "none"}}).checkpoint.resume is None
 
 
 def test_configs_are_frozen_and_copy_deepspeed_mappings():

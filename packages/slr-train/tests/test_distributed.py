@@ -104,6 +104,20 @@ def test_launch_local_runs_n_ranks(tmp_path):
     assert (tmp_path / "rank1").read_text() == "2"
 
 
+@pytest.mark.timeout(300)
+def test_a_checkpoint_write_failing_on_one_rank_fails_on_every_rank_and_leaves_nothing(tmp_path):
+    mp.spawn(workers.save_failure_worker, args=(2, workers.kit.free_port(), str(tmp_path)), nprocs=2, join=True)
+    shard = tmp_path / "checkpoints" / "ckpt-000000002-step.rank001.pt"
+    assert (tmp_path / "rank1.txt").read_text() == f"OutputPathError: {shard}: cannot write: No space left on device"
+    assert (tmp_path / "rank0.txt").read_text() == (
+        f"CheckpointError: checkpoint ckpt-000000002-step: a shard was not written by rank 1: {shard}: cannot write: "
+        "No space left on device")
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+        "ckpt-000000001-step.json", "ckpt-000000001-step.pt", "ckpt-000000001-step.rank000.pt",
+        "ckpt-000000001-step.rank001.pt"]
+    assert [(tmp_path / f"rank{r}.resume.txt").read_text() for r in range(2)] == ["1 0", "1 1"]
+
+
 def test_distributed_session_tears_down_even_on_error(monkeypatch):
     import torch.distributed as dist
 

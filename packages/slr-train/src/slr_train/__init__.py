@@ -7,7 +7,15 @@ scores a dataset across ranks.
 """
 
 from slr_train.__about__ import __version__
-from slr_train.checkpoint import CheckpointError, CheckpointInfo, CheckpointManager, load_checkpoint
+from slr_train.atomic import OutputPathError
+from slr_train.checkpoint import (
+    CheckpointChoice,
+    CheckpointError,
+    CheckpointInfo,
+    CheckpointManager,
+    InvalidCheckpoint,
+    load_checkpoint,
+)
 from slr_train.config import (
     CheckpointConfig,
     DeepSpeedConfigError,
@@ -39,6 +47,7 @@ from slr_train.init_from import InitFromError, InitReport, init_model_from, plan
 from slr_train.launch import launch_local, launched_by_torchrun, torchrun_command
 from slr_train.nonfinite import NonFiniteGuard, NonFiniteLossError
 from slr_train.param_groups import assign_param_groups, build_adamw, no_weight_decay_names
+from slr_train.resume import ResumeSource, TrainingInterrupted, select_checkpoint
 from slr_train.schedules import CosineWarmup, DropPathSchedule, LRScheduler
 from slr_train.trainer import FitResult, Trainer
 from slr_train.trainer_state import BestRecord, eval_model_state
@@ -46,6 +55,7 @@ from slr_train.trainer_state import BestRecord, eval_model_state
 __all__ = [
     "BestRecord",
     "CTCInfeasibleError",
+    "CheckpointChoice",
     "CheckpointConfig",
     "CheckpointError",
     "CheckpointInfo",
@@ -66,6 +76,7 @@ __all__ = [
     "InitFromConfig",
     "InitFromError",
     "InitReport",
+    "InvalidCheckpoint",
     "LRScheduler",
     "LoaderConfig",
     "LoggingConfig",
@@ -74,11 +85,14 @@ __all__ = [
     "NonFiniteGuard",
     "NonFiniteLossError",
     "OptimConfig",
+    "OutputPathError",
     "PrecisionConfig",
+    "ResumeSource",
     "StepResult",
     "TrainConfig",
     "TrainSet",
     "Trainer",
+    "TrainingInterrupted",
     "WERScorer",
     "__version__",
     "apply_feasibility_policy",
@@ -99,5 +113,6 @@ __all__ = [
     "no_weight_decay_names",
     "plan_init",
     "seed_everything",
+    "select_checkpoint",
     "torchrun_command",
 ]

@@ -152,8 +152,10 @@ class CheckpointConfig:
     """Checkpoints every ``every_steps`` optimiser steps (0: never) and at every epoch end.
 
     The newest ``keep_last`` step/epoch checkpoints are kept; ``best`` (by dev WER) is separate.
-    ``resume``: ``"auto"`` (newest valid checkpoint in the directory, or a fresh start), ``None``
-    (fresh start) or a path to a checkpoint file.
+    ``resume``: ``"auto"`` (the newest valid checkpoint in the directory, invalid ones skipped
+    with a warning; a fresh start when there is none at all, an error when all are invalid),
+    ``None`` or ``"none"`` (fresh start; stored as ``None``) or a path to a checkpoint file (no
+    fallback: an invalid one is an error).
     """
 
     every_steps: int = 0
@@ -161,6 +163,10 @@ class CheckpointConfig:
     resume: str | None = "auto"
 
     def __post_init__(self) -> None:
+        if isinstance(self.resume, str) and self.resume.strip().lower() == "none":
+            object.__setattr__(self, "resume", None)
+        _check(self.resume is None or (isinstance(self.resume, str) and self.resume.strip() != ""),
+               "checkpoint.resume", f"must be 'auto', 'none'/null or a checkpoint path, got {self.resume!r}")
         _check(self.every_steps >= 0, "checkpoint.every_steps", f"must be >= 0, got {self.every_steps}")
         _check(self.keep_last >= 1, "checkpoint.keep_last", f"must be >= 1, got {self.keep_last}")
 

@@ -6,7 +6,8 @@ negative log-likelihood, divided by its target length with ``loss.reduction="mea
 summed and divided by their number, so N ranks x M micro-batches compute the gradient of exactly
 the same global batch as one process would. Non-finite losses (on any rank) or gradient norms
 skip the update. ``init_from`` weights are loaded before the engine is built, only when the run
-does not resume from a checkpoint.
+does not resume from a checkpoint. Where a run resumes from is :mod:`slr_train.resume`; Ctrl-C
+raises ``TrainingInterrupted`` (a ``KeyboardInterrupt``) and leaves only complete checkpoints.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from slr_train.init_from import InitReport, init_model_from
 from slr_train.losses import ctc_loss_sum
 from slr_train.monitor import ProgressBar, ScalarLogger
 from slr_train.nonfinite import NonFiniteGuard, NonFiniteLossError
+from slr_train.resume import ResumeSource, find_resume_source, interrupted_at
 from slr_train.rng import capture_rng_state, restore_rng_state
 from slr_train.schedules import (CosineWarmup, DropPathSchedule, LRScheduler, describe_schedule,
                                  optimiser_schedule)
@@ -85,36 +87,38 @@ class Trainer:
                                     torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available()
                                     else torch.device("cpu"))
         self.state = TrainerState()
-        self.checkpoints = CheckpointManager(self.run_dir / "checkpoints", config.checkpoint.keep_last)
+        explicit = config.checkpoint.resume if config.checkpoint.resume not in (None, "auto") else None
+        self.checkpoints = CheckpointManager(self.run_dir / "checkpoints", config.checkpoint.keep_last,
+                                             inputs=(config.init_from.path, explicit))
         self.engine: Engine | None = None
         self.last_checkpoint: Path | None = None
         self.best_checkpoint: Path | None = None
         self.init_report: InitReport | None = None
-        self._resume_source: Any = None
+        self.resume_source: ResumeSource | None = None
         self._weights_initialised = False
         config.optim.scaled_lrs(train.batch_size, self.env.world_size)  # fails now if it cannot scale
 
     def initialise_weights(self) -> InitReport | None:
         """Collective: loads ``config.init_from`` into the model unless the run resumes from a checkpoint.
 
-        Decides once whether the run resumes (``checkpoint.resume``): a resumed run gets its
-        weights from its checkpoint, so ``init_from`` is not read at all. Call before :meth:`fit`
-        to fail early on a file that does not fit the model (``InitFromError``); ``fit`` calls it
-        otherwise. Returns the report, ``None`` when nothing was loaded.
+        Decides once whether the run resumes (``checkpoint.resume``, :mod:`slr_train.resume`) and
+        loads that checkpoint (``resume_source``; ``CheckpointError`` when none is usable): a resumed
+        run gets its weights from its checkpoint, so ``init_from`` is not read at all. Call before
+        :meth:`fit` to fail early on a file that does not fit the model (``InitFromError``); ``fit``
+        calls it otherwise. Returns the report, ``None`` when nothing was loaded.
         """
         if self._weights_initialised:
             return self.init_report
-        resume = self.config.checkpoint.resume
-        if resume is not None:
-            self._resume_source = self.checkpoints.latest() if resume == "auto" else Path(resume)
+        self.resume_source = find_resume_source(self.checkpoints, self.config.checkpoint.resume)
+        if self.resume_source is not None and self.env.is_main:
+            _log.info("%s", self.resume_source.describe())
         init = self.config.init_from
-        if init.path is not None and self._resume_source is None:
+        if init.path is not None and self.resume_source is None:
             self.init_report = init_model_from(self.model, init)
             if self.env.is_main:
                 _log.info("%s", self.init_report.format())
         elif init.path is not None and self.env.is_main:
-            _log.info("init_from %s not applied: the run resumes from %s", init.path,
-                      getattr(self._resume_source, "path", self._resume_source))
+            _log.info("init_from %s not applied: the run resumes from %s", init.path, self.resume_source.path)
         self._weights_initialised = True
         return self.init_report
 
@@ -198,20 +202,27 @@ class Trainer:
     def save_checkpoint(self, kind: str) -> Path:
         """Collective: a resumable checkpoint of everything (``kind``: ``"step"`` or ``"epoch"``)."""
         assert self.engine is not None
-        path = self.engine.save(self.checkpoints, self._payload(), step=self.state.global_step,
-                                epoch=self.state.epoch, kind=kind)
+        try:
+            path = self.engine.save(self.checkpoints, self._payload(), step=self.state.global_step,
+                                    epoch=self.state.epoch, kind=kind)
+        except OSError as e:  # e.g. disk full: nothing of this checkpoint is left behind
+            if self.env.is_main:
+                _log.error("checkpoint of step %d not written (%s); the last complete one is %s",
+                           self.state.global_step, e, self.last_checkpoint)
+            raise
         self.last_checkpoint = path
         return path
 
     def _resume(self) -> None:
-        info = self._resume_source  # decided once by initialise_weights
-        if info is None:
+        source = self.resume_source  # decided (and loaded) once by initialise_weights
+        if source is None:
             return
         assert self.engine is not None
-        payload = self.engine.load(info)
+        payload = self.engine.load(source.path, source.payload)
+        source.payload = None  # not kept alive for the whole run
         saved = payload["trainer"]
         if saved["batches_per_epoch"] != self.state.batches_per_epoch:
-            raise RuntimeError(f"cannot resume from {getattr(info, 'path', info)}: it has "
+            raise RuntimeError(f"cannot resume from {source.path}: it has "
                                f"{saved['batches_per_epoch']} batches per epoch, the data now gives "
                                f"{self.state.batches_per_epoch} (different data, batch size or rank count)")
         self.state.load_state_dict(saved)
@@ -226,8 +237,8 @@ class Trainer:
         if self.ema is not None and payload.get("ema") is not None:
             self.ema.load_state_dict(payload["ema"])
         self.guard.load_state_dict(payload["nonfinite"])
-        self.last_checkpoint = getattr(info, "path", info)
-        best = self.checkpoints.best()
+        self.last_checkpoint = source.path
+        best = self.checkpoints.find("best").info
         self.best_checkpoint = best.path if best is not None else None
         rng = payload["rng"]
         restore_rng_state(rng[self.env.rank % len(rng)])
@@ -376,9 +387,13 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------ fit
     def fit(self) -> FitResult:
-        """Trains to ``optim.epochs`` (resuming per ``checkpoint.resume``); collective on every rank."""
-        report = self._setup()
+        """Trains to ``optim.epochs`` (resuming per ``checkpoint.resume``); collective on every rank.
+
+        Ctrl-C raises ``TrainingInterrupted`` (a ``KeyboardInterrupt`` naming the last
+        checkpoint); a failed checkpoint write (e.g. disk full) raises its ``OSError`` naming the file.
+        """
         try:
+            report = self._setup()
             while self.state.epoch < self.config.optim.epochs:
                 started = time.perf_counter()
                 self._run_epoch()
@@ -386,9 +401,12 @@ class Trainer:
         except NonFiniteLossError:
             _log.error("training stopped by non-finite losses; last good checkpoint: %s", self.last_checkpoint)
             raise
+        except KeyboardInterrupt as e:
+            raise interrupted_at(self.state, self.last_checkpoint, log=self.env.is_main) from e
         finally:
-            self.progress.close()
-            self.scalars.close()
+            for part in (getattr(self, "progress", None), getattr(self, "scalars", None)):  # absent if _setup failed
+                if part is not None:
+                    part.close()
         return FitResult(epochs=self.state.epoch, global_step=self.state.global_step, history=self.state.history,
                          best=self.state.best, best_checkpoint=self.best_checkpoint,
                          last_checkpoint=self.last_checkpoint, feasibility=report,

@@ -110,3 +110,33 @@ def eval_failure_worker(rank: int, world_size: int, port: int, out_dir: str) -> 
                      scorer=kit.fake_scorer())
         except EvaluationError as e:
             Path(out_dir, f"rank{rank}.txt").write_text(str(e))
+
+
+def save_failure_worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
+    """Rank 1's shard hits a full disk: the save fails on every rank (no hang) and leaves nothing behind."""
+    import errno
+    import os
+
+    from slr_train import CheckpointManager, distributed_session
+    from slr_train import atomic as atomic_module
+
+    kit.set_dist_env(rank, world_size, port)
+    with distributed_session():
+        manager = CheckpointManager(Path(out_dir) / "checkpoints", keep_last=5)
+        manager.save({"w": torch.ones(1)}, step=1, epoch=0, shard={"rank": torch.tensor([rank])})
+        real_open_temp = atomic_module._open_temp
+
+        def full_on_rank_1(target, mode):
+            if rank == 1 and ".rank001." in target.name:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return real_open_temp(target, mode)
+
+        atomic_module._open_temp = full_on_rank_1
+        try:
+            manager.save({"w": torch.full((1,), 2.0)}, step=2, epoch=0, shard={"rank": torch.tensor([rank])})
+        except Exception as e:  # noqa: BLE001 - recorded for the test
+            Path(out_dir, f"rank{rank}.txt").write_text(f"{type(e).__name__}: {e}")
+        finally:
+            atomic_module._open_temp = real_open_temp
+        choice, payload = manager.load_newest()
+        Path(out_dir, f"rank{rank}.resume.txt").write_text(f"{choice.info.step} {int(payload['shard']['rank'])}")

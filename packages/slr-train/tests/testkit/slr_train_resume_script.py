@@ -1,7 +1,8 @@
 """Deterministic CPU training of the fake model, killable and resumable (kill-and-resume test).
 
 usage: python slr_train_resume_script.py RUN_DIR OUT_FILE SLEEP_PER_STEP_S
-Prints ``STEP n`` after every optimiser step; writes the final weights to OUT_FILE.
+Prints ``STEP n`` after every optimiser step; writes the final weights to OUT_FILE. Ctrl-C (SIGINT)
+prints one ``INTERRUPTED ...`` line to stderr and exits 130.
 """
 
 import sys
@@ -38,7 +39,11 @@ def main(run_dir: str, out_file: str, sleep_s: float) -> None:
 
     trainer = Trainer(model, cfg, train, run_dir, dev=EvalSet("dev", dev, kit.collate), to_glosses=kit.to_glosses,
                       decoder=kit.greedy, scorer=kit.fake_scorer(), on_step=on_step)
-    result = trainer.fit()
+    try:
+        result = trainer.fit()
+    except KeyboardInterrupt as e:  # Ctrl-C / SIGINT: one line, exit 130 (as the apps do)
+        print(f"INTERRUPTED {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+        raise SystemExit(130) from None
     history = [{k: v for k, v in h.items() if k != "seconds"} for h in result.history]
     torch.save({"weights": {k: v for k, v in model.state_dict().items() if k != "calls"},
                 "ema": trainer.ema.params, "history": history, "best": vars(result.best)}, out_file)

@@ -366,3 +366,14 @@ def mamba_slr_backbone_state(model: nn.Module, num_classes: int = 1000) -> dict[
     out["head.weight"], out["head.bias"] = torch.randn(num_classes, dim, generator=g), torch.zeros(num_classes)
     out["pos_embed"] = torch.randn(1, 5, dim, generator=g)
     return out
+
+
+def tiny_train_config():
+    """A TrainConfig for fast, deterministic CPU runs of the fake model (the ``slr_train_tiny_config`` fixture)."""
+    from slr_train import (CheckpointConfig, EMAConfig, LoggingConfig, OptimConfig, PrecisionConfig,
+                           TrainConfig)
+
+    return TrainConfig(optim=OptimConfig(lr=3e-3, epochs=2, warmup_steps=2, min_lr=1e-5, grad_accum_steps=1),
+                       precision=PrecisionConfig("fp32"), ema=EMAConfig(decay=0.99),
+                       checkpoint=CheckpointConfig(every_steps=3, keep_last=2, resume="auto"),
+                       logging=LoggingConfig(progress=False, tensorboard=False), seed=0, deterministic=True)

@@ -93,10 +93,14 @@ class Engine(ABC):
         payload = {**extra, "engine": self.state_dict() if self.env.is_main else {}}
         return manager.save(payload, shard=self.shard_state_dict(), step=step, epoch=epoch, kind=kind, meta=meta)
 
-    def load(self, source: CheckpointInfo | str | Path) -> dict[str, Any]:
-        """Restores the engine from a checkpoint and returns the whole payload (for the rest of the state)."""
-        path = source.path if isinstance(source, CheckpointInfo) else Path(source)
-        payload = load_checkpoint(path, rank=self.env.rank)
+    def load(self, source: CheckpointInfo | str | Path, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Restores the engine from a checkpoint and returns the whole payload (for the rest of the state).
+
+        ``payload``: the checkpoint's payload already loaded (``CheckpointManager.load_newest``).
+        """
+        if payload is None:
+            path = source.path if isinstance(source, CheckpointInfo) else Path(source)
+            payload = load_checkpoint(path, rank=self.env.rank)
         self.load_state_dict(payload["engine"])
         if "shard" in payload:
             self.load_shard_state_dict(payload["shard"])
