@@ -157,14 +157,17 @@ def train(config: AppConfig, run_dir: Path) -> dict[str, Any] | None:
         scores = evaluate_splits(test_model, evals, vocab, config, corpus, run_dir, env)
         if not env.is_main:
             return None
-        write_plots(fit.history, run_dir / "plots")
+        dev_decoding = ("greedy decoding" if config.eval.dev_decoder == "greedy"
+                        else f"beam-{config.eval.beam_size} decoding")
+        loss_unit = "target gloss" if config.train.loss.reduction == "mean_per_target" else "video"
+        write_plots(fit.history, run_dir / "plots", dev_decoding=dev_decoding, loss_unit=loss_unit)
         results = {
             **scores,
             "epochs": fit.epochs,
             "best_epoch": fit.best.epoch if fit.best else None,
             "best_weights": fit.best.weights if fit.best else None,
             "best_checkpoint": str(Path(fit.best_checkpoint).relative_to(run_dir)),
-            "dev_wer_greedy_during_training": fit.best.wer if fit.best else None,
+            f"dev_wer_{config.eval.dev_decoder}_during_training": fit.best.wer if fit.best else None,
             "decoder": f"beam{config.eval.beam_size}" if config.eval.decoder == "beam" else "greedy",
             "protocol": config.eval.protocol,
             "model": model.config.name,
