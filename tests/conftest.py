@@ -44,6 +44,12 @@ def run_app():
 
 
 @pytest.fixture(scope="session")
+def smoke_synth() -> str:
+    """``data.synthetic`` of the smoke configuration (a YAML mapping)."""
+    return SMOKE_SYNTH
+
+
+@pytest.fixture(scope="session")
 def smoke_args():
     """``smoke_args(out, *extra, epochs=16)``: train arguments of the smoke configuration."""
     return _smoke_args

@@ -177,7 +177,9 @@ def test_cli_writes_a_bundle_with_the_same_function(tmp_path, capsys):
                 "--out", str(out)]) == 0
     assert "deepspeed layout, key model_ema, epoch 7" in capsys.readouterr().out
     bundle = load_bundle(out)
-    assert bundle["glosses"][0] == "GLOSS1" and bundle["preprocessing"]["crop"] == 224
+    assert bundle["glosses"][0] == "GLOSS1"
+    # the original's eval: resize 256, centre crop --input_size (the fixture model's 32 px)
+    assert (bundle["preprocessing"]["resize"], bundle["preprocessing"]["crop"]) == (256, 32)
     assert bundle["preprocessing"]["frame_tree"] == "256x256px"
     model = model_from_bundle(bundle)
     model.set_backend("reference")

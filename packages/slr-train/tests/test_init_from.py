@@ -80,6 +80,40 @@ def test_deepspeed_model_states_layout_uses_module(slr_train_kit, tmp_path):
     assert report.source == "state dict under 'module'"
 
 
+def test_an_slr_model_bundle_gives_its_state_dict(slr_train_kit, tmp_path):
+    from slr_models.interop import BUNDLE_FORMAT
+
+    sd = _fake(slr_train_kit, 6).state_dict()
+    bundle = {"format": BUNDLE_FORMAT, "format_version": 1, "model": {"family": "fake", "name": "fake_tiny"},
+              "state_dict": sd, "glosses": list(slr_train_kit.GLOSSES),
+              "preprocessing": {"resize": 256, "crop": 224}, "source": {"codebase": "Mamba_SLR", "epoch": 7}}
+    model = _fake(slr_train_kit, 7)
+    report = init_model_from(model, InitFromConfig(str(_save(tmp_path / "bundle.pt", bundle))))
+    _assert_weights(model, sd)
+    assert report.source == "slr-model bundle of fake_tiny, from Mamba_SLR" and len(report.loaded) == len(sd)
+    with pytest.raises(InitFromError, match="bundle.*format_version 2, not 1"):
+        init_model_from(model, InitFromConfig(str(_save(tmp_path / "v2.pt", {**bundle, "format_version": 2}))))
+    with pytest.raises(InitFromError, match="slr-model bundle without a state_dict"):
+        init_model_from(model, InitFromConfig(str(_save(tmp_path / "empty.pt", {**bundle, "state_dict": {}}))))
+
+
+def test_a_bundle_written_by_slr_models_initialises_a_model_of_another_vocabulary(tmp_path):
+    from slr_models import create_model
+    from slr_models.interop import MAMBA_SLR_PREPROCESSING, save_bundle
+
+    torch.manual_seed(0)
+    source = create_model("mamba_slr_tiny", 5)
+    path = save_bundle(tmp_path / "mamba_slr.pt", source, ["A", "B", "C", "D"], MAMBA_SLR_PREPROCESSING,
+                       source={"codebase": "Mamba_SLR"})
+    torch.manual_seed(1)
+    model = create_model("mamba_slr_tiny", 9)
+    report = init_model_from(model, InitFromConfig(str(path)))
+    expected = source.state_dict()
+    assert report.head_dropped == ("head.weight", "head.bias")
+    _assert_weights(model, expected, [n for n in expected if not n.startswith("head.")])
+    assert report.source == "slr-model bundle of mamba_slr_tiny, from Mamba_SLR"
+
+
 class _RunsCode:
     """Unpickling this would create ``marker`` (as a hostile checkpoint could run anything)."""
 

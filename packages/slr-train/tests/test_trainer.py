@@ -58,6 +58,39 @@ def test_fit_learns_and_leaves_history_best_and_tensorboard(slr_train_kit, slr_t
     assert again.global_step == 24 and again.history == result.history
 
 
+@pytest.mark.parametrize("which", ["ema", "raw"])
+def test_ema_evaluate_scores_only_the_named_weights_and_keeps_them_as_best(slr_train_kit, slr_train_tiny_config,
+                                                                          tmp_path, which):
+    kit = slr_train_kit
+    torch.manual_seed(0)
+    train = kit.FakeDataset(16, seed=0)
+    dev = kit.FakeDataset(8, seed=1, augment=False, prefix="dev")
+    base = slr_train_tiny_config
+    cfg = dataclasses.replace(base, ema=dataclasses.replace(base.ema, evaluate=which),
+                              optim=dataclasses.replace(base.optim, epochs=1))
+    result = Trainer(kit.FakeCTCModel(), cfg, _train_set(kit, train, kit.sampler_factory(4)), tmp_path,
+                     dev=EvalSet("dev", dev, kit.collate), to_glosses=kit.to_glosses, decoder=kit.greedy,
+                     scorer=kit.fake_scorer()).fit()
+    other = {"ema": "raw", "raw": "ema"}[which]
+    assert all(f"dev_wer_{which}" in h and f"dev_wer_{other}" not in h for h in result.history)
+    assert result.best.weights == which and result.best.wer == min(h[f"dev_wer_{which}"] for h in result.history)
+    best = load_checkpoint(result.best_checkpoint)
+    assert best["weights"] == which and set(best["dev"]) == {f"wer_{which}", "wer"}
+    last = load_checkpoint(result.last_checkpoint)  # the end of the one epoch, where best was scored
+    assert last["ema"] is not None  # the EMA is kept either way
+    kept, dropped = eval_model_state(last, which), eval_model_state(last, other)
+    assert all(torch.equal(best["model"][k], v) for k, v in kept.items())
+    assert not torch.equal(best["model"]["head.weight"], dropped["head.weight"])
+
+
+def test_ema_evaluate_ema_needs_the_ema():
+    with pytest.raises(ValueError, match="ema.evaluate: 'ema' evaluates the EMA weights, but ema.enabled is false"):
+        EMAConfig(enabled=False, evaluate="ema")
+    with pytest.raises(ValueError, match="ema.evaluate: must be"):
+        EMAConfig(evaluate="best")
+    assert EMAConfig().evaluate == "both" and EMAConfig(enabled=False, evaluate="raw").evaluate == "raw"
+
+
 def _one_step_weights(kit, cfg, batches, tmp_path, accum):
     torch.manual_seed(0)
     model = kit.FakeCTCModel(dropout=0.0)

@@ -28,7 +28,8 @@ def _train_parser(sub) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--config", default="tiny", metavar="NAME|YAML",
                    help=f"built-in config ({', '.join(BUILTIN_CONFIGS)}) or a YAML file; 'base' is the "
-                        "reference recipe (slr_mamba_base, 224 px) for the real corpus")
+                        "reference recipe (slr_mamba_base, 224 px) for the real corpus, 'mamba_slr' Mamba_SLR's "
+                        "run_phoenix.sh (mamba_slr_base)")
     p.add_argument("--data-root", default=os.environ.get(DATA_ROOT_ENV), metavar="PATH",
                    help=f"real corpus folder (e.g. .../phoenix-2014-multisigner); default ${DATA_ROOT_ENV}; "
                         "when set, data.corpus becomes phoenix2014 unless the config names phoenix2014t")
@@ -38,7 +39,8 @@ def _train_parser(sub) -> None:
                         "or continue from a checkpoint file")
     p.add_argument("--init-from", metavar="CKPT",
                    help="train.init_from.path: start from these weights (an slr checkpoint or run directory, "
-                        "a .pth state dict as Mamba_SLR saves them, or a Mamba_SLR image-pretrained backbone); "
+                        "an slr-model bundle, a .pth state dict as Mamba_SLR saves them, or a Mamba_SLR "
+                        "image-pretrained backbone); "
                         "unlike --resume the optimiser, schedule and epochs start afresh, and a run that "
                         "resumes from its own checkpoint does not load it again")
     p.add_argument("--epochs", type=int, help="train.optim.epochs")
@@ -69,11 +71,14 @@ def _decoding_options(p: argparse.ArgumentParser) -> None:
 def _evaluate_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="re-score a trained run or checkpoint",
                        description="Decode dev and/or test with a checkpoint (or a run directory's best "
-                                   "checkpoint) and write CTM, STM and sclite-style reports.")
-    p.add_argument("--checkpoint", required=True, metavar="PATH", help="checkpoint file or run directory")
+                                   "checkpoint, or an slr-model bundle such as 'slr-models import-mamba-slr' "
+                                   "writes) and write CTM, STM and sclite-style reports.")
+    p.add_argument("--checkpoint", required=True, metavar="PATH",
+                   help="checkpoint file, run directory or model bundle")
     p.add_argument("--split", choices=("dev", "test", "both"), default="both")
-    p.add_argument("--data-root", default=None, metavar="PATH", help="real corpus folder, if it moved")
-    p.add_argument("--out", metavar="DIR", help="output folder (default: <run>/rescore)")
+    p.add_argument("--data-root", default=None, metavar="PATH",
+                   help="real corpus folder, if it moved (required for a model bundle: PHOENIX-2014)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: <run>/rescore, <bundle>.rescore)")
     _decoding_options(p)
 
 
@@ -83,7 +88,8 @@ def _predict_parser(sub) -> None:
                                    "images (png/jpg, natural order) or a video file OpenCV can read. "
                                    "Models trained with keypoint heatmaps (data.keypoints) are refused: "
                                    "use evaluate.")
-    p.add_argument("--checkpoint", required=True, metavar="PATH", help="checkpoint file or run directory")
+    p.add_argument("--checkpoint", required=True, metavar="PATH",
+                   help="checkpoint file, run directory or model bundle")
     p.add_argument("videos", nargs="+", metavar="FRAMES_DIR_OR_VIDEO")
     _decoding_options(p)
     p.add_argument("--json", action="store_true", help="one JSON object per video instead of text")
@@ -145,6 +151,19 @@ def resolve_train_config(args: argparse.Namespace):
     return config
 
 
+def effective_lr_note(config, processes: int) -> str | None:
+    """A YAML comment with the lrs ``train.optim.lr_scaling`` makes of the configured ones (``None``
+    without scaling): what the run will use with ``processes`` processes."""
+    optim = config.train.optim
+    if optim.lr_scaling == "none":
+        return None
+    lr, warmup_lr, min_lr = optim.scaled_lrs(config.data.batch_size, processes)
+    total = optim.total_batch_size(config.data.batch_size, processes)
+    return (f"# effective with train.optim.lr_scaling={optim.lr_scaling} and {processes} process(es): total batch "
+            f"{total} = data.batch_size {config.data.batch_size} x grad_accum_steps {optim.grad_accum_steps} x "
+            f"{processes}; lr {lr:.6g}, warmup_lr {warmup_lr:.6g}, min_lr {min_lr:.6g}")
+
+
 def _setup_logging(rank: int) -> None:
     logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
@@ -156,6 +175,9 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     config = resolve_train_config(args)
     if args.print_config:
         print(dump_yaml(config.to_dict()), end="")
+        note = effective_lr_note(config, int(os.environ.get("WORLD_SIZE", args.nproc_per_node)))
+        if note:
+            print(note)
         return 0
     if config.train.engine.kind == "deepspeed":  # a contradictory DeepSpeed config fails before any work
         from slr_train.engines.deepspeed_engine import resolve_deepspeed_config
@@ -215,10 +237,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(int(os.environ.get("RANK", "0")))
     from slr_data import DataError
     from slr_metrics import FormatError
+    from slr_models.interop import CheckpointImportError
     from slr_train import CheckpointError, CTCInfeasibleError, DeepSpeedConfigError
 
-    bad_input = (ConfigError, DataError, FormatError, CheckpointError, CTCInfeasibleError, DeepSpeedConfigError,
-                 FileNotFoundError)
+    bad_input = (ConfigError, DataError, FormatError, CheckpointError, CheckpointImportError, CTCInfeasibleError,
+                 DeepSpeedConfigError, FileNotFoundError)
     try:
         if args.command == "train":
             return cmd_train(args, argv)

@@ -3,25 +3,51 @@
 A checkpoint is self-contained: besides the weights it stores the model config, the vocabulary,
 the evaluation transform and the app config it was trained with (``extra`` in the payload), so
 ``predict`` needs nothing but the checkpoint file and the videos.
+
+An slr-model bundle (``slr-models import-mamba-slr``'s output, :mod:`slr_models.interop.bundle`)
+works too: its glosses are the vocabulary (blank 0), its ``preprocessing`` the eval transform
+(resize the short side, centre crop), every frame is used. It names no corpus, so ``evaluate``
+needs ``--data-root`` and scores it with :func:`bundle_app_config` (PHOENIX-2014, its frame tree,
+official protocol, beam 5).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
-from slr_data import TemporalConfig, Vocabulary, read_video, sample_frame_indices, transform_config_from_dict
+from slr_data import (
+    EvalTransformConfig,
+    TemporalConfig,
+    VideoDataset,
+    Vocabulary,
+    collate_packed,
+    read_video,
+    sample_frame_indices,
+    transform_config_from_dict,
+)
 from slr_data.transforms import VideoTransform
-from slr_models import create_model_from_config
-from slr_train import CheckpointManager, distributed_session, eval_model_state, load_checkpoint
+from slr_models import CTCBeamDecoder, create_model_from_config, ctc_greedy_decode
+from slr_models.interop import CheckpointImportError, check_bundle, is_bundle, model_from_bundle, safe_torch_load
+from slr_train import (
+    CheckpointError,
+    CheckpointManager,
+    EvalSet,
+    distributed_session,
+    eval_model_state,
+    load_checkpoint,
+)
 from slr_train.atomic import atomic_write_json
 
 from slr_phoenix.data import build_eval_sets, prepare_corpus
-from slr_phoenix.pipeline import evaluate_splits, make_decoder
-from slr_phoenix.settings import AppConfig
+from slr_phoenix.pipeline import evaluate_splits
+from slr_phoenix.settings import AppConfig, ConfigError, EvalSettings
+
+_log = logging.getLogger(__name__)
 
 
 class CheckpointNotFoundError(FileNotFoundError):
@@ -45,20 +71,78 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 @dataclass
 class LoadedModel:
-    """A model ready for inference with everything needed to feed it."""
+    """A model ready for inference with everything needed to feed it.
+
+    ``config`` is the app config the model was trained with (``None`` for a model bundle, which
+    has none); ``eval`` the decoding settings ``predict`` uses by default.
+    """
 
     model: torch.nn.Module
     vocab: Vocabulary
     transform: VideoTransform
     temporal: TemporalConfig
-    config: AppConfig
+    config: AppConfig | None
     checkpoint: Path
     payload_meta: dict[str, Any]
+    eval: EvalSettings
+
+    @property
+    def is_bundle(self) -> bool:
+        return self.config is None
+
+
+def _read_bundle(path: Path) -> dict[str, Any] | None:
+    """The bundle in ``path``, or ``None`` when the file is something else (plain data only is read)."""
+    try:
+        payload = safe_torch_load(path, extra_globals=())
+    except CheckpointImportError:
+        return None
+    return check_bundle(payload, path) if is_bundle(payload) else None
+
+
+def bundle_eval_transform(preprocessing: dict[str, Any], img_size: int, path: Path) -> EvalTransformConfig:
+    """A bundle's ``preprocessing`` as the eval transform: short side to ``resize``, centre crop ``crop``
+    (which must be the model's input size), normalised with ``mean`` / ``std``."""
+    try:
+        crop, resize = int(preprocessing["crop"]), preprocessing.get("resize")
+        config = EvalTransformConfig(size=crop, resize=None if resize is None else int(resize), crop_mode="center",
+                                     mean=tuple(preprocessing["mean"]), std=tuple(preprocessing["std"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointImportError(path, f"bad preprocessing in bundle ({type(exc).__name__}: {exc})") from None
+    if crop != img_size:
+        raise CheckpointImportError(path, f"the bundle's preprocessing crops {crop} px, but its model takes "
+                                          f"{img_size} px frames (re-import it with slr-models import-mamba-slr)")
+    return config
+
+
+def _load_bundle(checkpoint: Path, bundle: dict[str, Any], device: str | torch.device) -> LoadedModel:
+    model = model_from_bundle(bundle, checkpoint).to(device)
+    try:
+        vocab = Vocabulary(list(bundle["glosses"]))
+    except (TypeError, ValueError) as exc:
+        raise CheckpointImportError(checkpoint, f"bad glosses in bundle: {exc}") from None
+    if len(vocab) != model.config.num_classes:
+        raise CheckpointImportError(checkpoint, f"{len(vocab) - 1} glosses + blank, but the model has "
+                                                f"{model.config.num_classes} classes")
+    eval_transform = bundle_eval_transform(dict(bundle["preprocessing"]), model.config.img_size, checkpoint)
+    transform = VideoTransform(eval_transform)
+    every_frame = TemporalConfig(frame_interval=1, random_offset=False, rescale=0.0, max_frames=None)
+    source = bundle.get("source") if isinstance(bundle.get("source"), dict) else {}
+    meta = {"kind": "bundle", "source": source, "preprocessing": dict(bundle["preprocessing"])}
+    return LoadedModel(model, vocab, transform, every_frame, None, checkpoint, meta, EvalSettings())
 
 
 def load_trained(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
-    """Load the weights to evaluate (best checkpoint's winner, else EMA/raw) with their context."""
+    """Load the weights to evaluate (best checkpoint's winner, else EMA/raw) with their context,
+    or an slr-model bundle's model, vocabulary and preprocessing."""
     checkpoint = resolve_checkpoint(path)
+    if not checkpoint.with_suffix(".json").is_file():  # no slr-train manifest beside it: a bundle?
+        bundle = _read_bundle(checkpoint)
+        if bundle is not None:
+            return _load_bundle(checkpoint, bundle, device)
+        raise CheckpointError(f"{checkpoint}: neither an slr-train checkpoint (its manifest "
+                              f"{checkpoint.with_suffix('.json').name} is missing) nor an slr-model bundle; a "
+                              "Mamba_SLR checkpoint must first be imported with 'slr-models import-mamba-slr'")
     payload = load_checkpoint(checkpoint)  # torch.load(weights_only=True), sha256-verified
     extra = payload.get("extra") or {}
     missing = [k for k in ("model", "vocab", "eval_transform", "app_config") if k not in extra]
@@ -71,22 +155,23 @@ def load_trained(path: str | Path, device: str | torch.device = "cpu") -> Loaded
     temporal = TemporalConfig(**extra.get("eval_temporal", {}))
     meta = {"kind": payload.get("kind"), "epoch": payload.get("epoch"), "weights": payload.get("weights"),
             "dev": payload.get("dev")}
+    config = AppConfig.from_dict(extra["app_config"], source=f"{checkpoint} (stored config)")
     return LoadedModel(model, Vocabulary.from_dict(extra["vocab"], source=str(checkpoint)), transform, temporal,
-                       AppConfig.from_dict(extra["app_config"], source=f"{checkpoint} (stored config)"),
-                       checkpoint, meta)
+                       config, checkpoint, meta, config.eval)
+
+
+def _decoder(settings: EvalSettings, beam_size: int | None, greedy: bool) -> Any:
+    """``--greedy``, ``--beam-size K`` or the settings' decoder."""
+    if greedy or (beam_size is None and settings.decoder == "greedy"):
+        return ctc_greedy_decode
+    return CTCBeamDecoder(beam_size=beam_size if beam_size is not None else settings.beam_size)
 
 
 @torch.no_grad()
 def predict_videos(loaded: LoadedModel, videos: Sequence[str | Path], *, beam_size: int | None = None,
                    greedy: bool = False) -> list[dict[str, Any]]:
     """Glosses of each video (a frame folder or a video file), decoded one video at a time."""
-    config = loaded.config
-    if greedy:
-        from slr_models import ctc_greedy_decode as decode
-    else:
-        eval_settings = config.eval if beam_size is None else type(config.eval)(
-            decoder="beam", beam_size=beam_size, protocol=config.eval.protocol, splits=config.eval.splits)
-        decode = make_decoder(type(config)(config.name, config.data, config.model, config.train, eval_settings))
+    decode = _decoder(loaded.eval, beam_size, greedy)
     device = next(loaded.model.parameters()).device
     out = []
     for video in videos:
@@ -102,27 +187,83 @@ def predict_videos(loaded: LoadedModel, videos: Sequence[str | Path], *, beam_si
     return out
 
 
+def bundle_app_config(loaded: LoadedModel, data_root: str | Path, splits: Sequence[str]) -> AppConfig:
+    """The app config a model bundle is evaluated with: PHOENIX-2014 under ``data_root`` in the frame
+    tree the bundle names (``preprocessing.frame_tree``, e.g. ``256x256px``), the official
+    ``phoenix2014`` protocol, beam 5, float32 (a bundle holds float32 weights)."""
+    frame_tree = loaded.payload_meta.get("preprocessing", {}).get("frame_tree") or "210x260px"
+    return AppConfig.from_dict({
+        "name": loaded.checkpoint.stem,
+        "data": {"corpus": "phoenix2014", "root": str(Path(data_root).expanduser()), "resolution": frame_tree,
+                 "preload": False},
+        "model": {"name": loaded.model.config.name},
+        "train": {"precision": {"dtype": "fp32"}},
+        "eval": {"decoder": "beam", "beam_size": 5, "protocol": "phoenix2014", "splits": list(splits)},
+    }, source=f"{loaded.checkpoint} (bundle defaults)")
+
+
+def check_bundle_vocabulary(loaded: LoadedModel, corpus, splits: Sequence[str]) -> None:
+    """Every gloss of the ``splits`` references must be one the bundle's model can output; a corpus
+    vocabulary that differs otherwise (another order, train-only glosses) is logged."""
+    known = set(loaded.vocab.glosses)
+    for split in splits:
+        unknown = sorted({g for record in corpus[split] for g in record.glosses} - known)
+        if unknown:
+            shown = ", ".join(unknown[:8]) + (f" (+{len(unknown) - 8} more)" if len(unknown) > 8 else "")
+            raise ConfigError(f"{loaded.checkpoint}: {len(unknown)} gloss(es) of the {split} references are not in "
+                              f"the bundle's vocabulary of {len(known)} glosses: {shown}; is --data-root the corpus "
+                              "the model was trained on?")
+    if tuple(corpus.vocab.glosses) != tuple(loaded.vocab.glosses):
+        _log.info("the corpus vocabulary (%d glosses) differs from the bundle's (%d, in its id order); the "
+                  "bundle's is used", len(corpus.vocab.glosses), len(known))
+
+
+def _bundle_eval_sets(loaded: LoadedModel, corpus, config: AppConfig, splits: Sequence[str]) -> dict[str, EvalSet]:
+    """Eval sets with the bundle's vocabulary, preprocessing and temporal sampling (every frame)."""
+    settings = config.data
+    return {split: EvalSet(split, dataset, collate_packed, dataset.lengths())
+            for split in splits
+            for dataset in [VideoDataset(corpus[split], loaded.vocab, loaded.transform, temporal=loaded.temporal,
+                                         on_error=settings.on_error, preload=settings.preload,
+                                         decode_threads=settings.num_decode_threads)]}
+
+
+def _with_decoding(config: AppConfig, beam_size: int | None, greedy: bool) -> AppConfig:
+    if not greedy and beam_size is None:
+        return config
+    decoding = {"decoder": "greedy"} if greedy else {"decoder": "beam", "beam_size": beam_size}
+    ev = config.to_dict()["eval"] | decoding
+    return AppConfig.from_dict(config.to_dict() | {"eval": ev})
+
+
 def rescore(path: str | Path, splits: Sequence[str], out_dir: Path | None = None, *,
             data_root: str | None = None, beam_size: int | None = None, greedy: bool = False) -> dict[str, Any]:
-    """Decode and score ``splits`` with a checkpoint, writing CTM/STM/reports to ``out_dir``."""
+    """Decode and score ``splits`` with a checkpoint (or model bundle), writing CTM/STM/reports to
+    ``out_dir`` (default ``<run>/rescore``; for a bundle ``<bundle>.rescore`` beside it)."""
     with distributed_session() as env:
         loaded = load_trained(path, env.device)
-        config = loaded.config
-        overrides: dict[str, Any] = {}
-        if data_root is not None:
-            overrides["root"] = data_root
-        if overrides:
-            config = AppConfig.from_dict(config.to_dict() | {"data": config.to_dict()["data"] | overrides})
-        if greedy or beam_size is not None:
-            ev = config.to_dict()["eval"] | ({"decoder": "greedy"} if greedy else {"decoder": "beam",
-                                                                                 "beam_size": beam_size})
-            config = AppConfig.from_dict(config.to_dict() | {"eval": ev})
-        corpus = prepare_corpus(config.data)
-        if corpus.vocab != loaded.vocab:
-            raise ValueError(f"{loaded.checkpoint}: the corpus vocabulary differs from the one the model was "
-                             f"trained with ({len(corpus.vocab)} vs {len(loaded.vocab)} classes)")
-        evals = build_eval_sets(corpus, config.data, loaded.model.config.img_size, splits)
-        target = out_dir if out_dir is not None else loaded.checkpoint.parent.parent / "rescore"
+        if loaded.is_bundle:
+            if data_root is None:
+                raise ConfigError(f"{loaded.checkpoint}: a model bundle names no corpus: give --data-root (the "
+                                  "PHOENIX-2014 release folder, or a folder of *_info.npy + gloss_dict.npy)")
+            config = _with_decoding(bundle_app_config(loaded, data_root, splits), beam_size, greedy)
+            corpus = prepare_corpus(config.data)
+            check_bundle_vocabulary(loaded, corpus, splits)
+            evals = _bundle_eval_sets(loaded, corpus, config, splits)
+            default_target = loaded.checkpoint.with_name(f"{loaded.checkpoint.stem}.rescore")
+        else:
+            config = loaded.config
+            if data_root is not None:
+                data = config.to_dict()["data"] | {"root": data_root}
+                config = AppConfig.from_dict(config.to_dict() | {"data": data})
+            config = _with_decoding(config, beam_size, greedy)
+            corpus = prepare_corpus(config.data)
+            if corpus.vocab != loaded.vocab:
+                raise ConfigError(f"{loaded.checkpoint}: the corpus vocabulary differs from the one the model was "
+                                  f"trained with ({len(corpus.vocab)} vs {len(loaded.vocab)} classes)")
+            evals = build_eval_sets(corpus, config.data, loaded.model.config.img_size, splits)
+            default_target = loaded.checkpoint.parent.parent / "rescore"
+        target = out_dir if out_dir is not None else default_target
         if env.is_main:
             target.mkdir(parents=True, exist_ok=True)
         scores = evaluate_splits(loaded.model, evals, loaded.vocab, config, corpus, target, env)

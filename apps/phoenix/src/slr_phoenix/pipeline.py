@@ -27,7 +27,13 @@ from slr_train import EvalSet, Trainer, WERScorer, distributed_session, eval_mod
 from slr_train import distributed as D
 from slr_train.atomic import atomic_write_bytes, atomic_write_json
 
-from slr_phoenix.data import build_run_data, eval_temporal_config, prepare_corpus, reference_stm
+from slr_phoenix.data import (
+    build_run_data,
+    eval_temporal_config,
+    eval_transform_config,
+    prepare_corpus,
+    reference_stm,
+)
 from slr_phoenix.plots import write_plots
 from slr_phoenix.reports import split_summary, write_split_reports
 from slr_phoenix.settings import AppConfig, ConfigError, dump_yaml, read_yaml
@@ -80,19 +86,19 @@ def prepare_run_dir(run_dir: Path, config: AppConfig) -> None:
     atomic_write_bytes(path, dump_yaml(resolved).encode("utf-8"))
 
 
-def make_decoder(config: AppConfig) -> Any:
-    if config.eval.decoder == "greedy":
+def make_decoder(config: AppConfig, decoder: str | None = None) -> Any:
+    """The decoder ``decoder`` (default ``config.eval.decoder``): greedy, or beam with ``eval.beam_size``."""
+    if (decoder or config.eval.decoder) == "greedy":
         return ctc_greedy_decode
     return CTCBeamDecoder(beam_size=config.eval.beam_size)
 
 
 def checkpoint_extra(config: AppConfig, model: torch.nn.Module, vocab) -> dict[str, Any]:
-    """Plain data stored in every checkpoint: enough to rebuild model, vocabulary and transforms."""
-    from slr_data import eval_preset
-
+    """Plain data stored in every checkpoint: enough to rebuild model, vocabulary and transforms
+    (the eval transform is the one the run evaluates with: its ``data.augment`` profile's)."""
     img = model.config.img_size
     return {"app_config": config.to_dict(), "model": model.config.to_dict(), "vocab": vocab.to_dict(),
-            "eval_transform": eval_preset(img).to_dict(),
+            "eval_transform": eval_transform_config(config.data, img).to_dict(),
             "eval_temporal": eval_temporal_config(config.data).to_dict()}
 
 
@@ -130,6 +136,7 @@ def train(config: AppConfig, run_dir: Path) -> dict[str, Any] | None:
         data = build_run_data(corpus, config.data, model.config.img_size, config.train.seed,
                               splits=tuple(dict.fromkeys(("dev", *config.eval.splits))))
         trainer = Trainer(model, config.train, data.train, run_dir, dev=data.evals.get("dev"), to_glosses=vocab.decode,
+                          decoder=make_decoder(config, config.eval.dev_decoder),
                           scorer=WERScorer(config.eval.protocol), extra_state=checkpoint_extra(config, model, vocab),
                           env=env)
         trainer.initialise_weights()  # train.init_from (unless resuming): a file that does not fit fails here
@@ -150,14 +157,17 @@ def train(config: AppConfig, run_dir: Path) -> dict[str, Any] | None:
         scores = evaluate_splits(test_model, evals, vocab, config, corpus, run_dir, env)
         if not env.is_main:
             return None
-        write_plots(fit.history, run_dir / "plots")
+        dev_decoding = ("greedy decoding" if config.eval.dev_decoder == "greedy"
+                        else f"beam-{config.eval.beam_size} decoding")
+        loss_unit = "target gloss" if config.train.loss.reduction == "mean_per_target" else "video"
+        write_plots(fit.history, run_dir / "plots", dev_decoding=dev_decoding, loss_unit=loss_unit)
         results = {
             **scores,
             "epochs": fit.epochs,
             "best_epoch": fit.best.epoch if fit.best else None,
             "best_weights": fit.best.weights if fit.best else None,
             "best_checkpoint": str(Path(fit.best_checkpoint).relative_to(run_dir)),
-            "dev_wer_greedy_during_training": fit.best.wer if fit.best else None,
+            f"dev_wer_{config.eval.dev_decoder}_during_training": fit.best.wer if fit.best else None,
             "decoder": f"beam{config.eval.beam_size}" if config.eval.decoder == "beam" else "greedy",
             "protocol": config.eval.protocol,
             "model": model.config.name,

@@ -32,15 +32,17 @@ def _series(history: Sequence[dict[str, Any]], key: str) -> tuple[list[int], lis
     return [p[0] for p in points], [float(p[1]) for p in points]
 
 
-def write_plots(history: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
-    """``loss.png`` (mean train CTC loss per epoch) and ``wer.png`` (dev WER, raw and EMA)."""
+def write_plots(history: Sequence[dict[str, Any]], out_dir: Path, *, dev_decoding: str = "greedy decoding",
+                loss_unit: str = "video") -> list[Path]:
+    """``loss.png`` (mean train CTC loss per epoch, per ``loss_unit``) and ``wer.png`` (dev WER, raw
+    and EMA, decoded with ``dev_decoding``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
 
     def loss(ax) -> None:
         epochs, values = _series(history, "train_loss")
         ax.plot(epochs, values, marker="o", label="train CTC loss")
         ax.set_xlabel("epoch")
-        ax.set_ylabel("loss per video")
+        ax.set_ylabel(f"loss per {loss_unit}")
         ax.set_title("Training loss")
         ax.legend()
 
@@ -51,7 +53,7 @@ def write_plots(history: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
                 ax.plot(epochs, values, marker="o", label=label)
         ax.set_xlabel("epoch")
         ax.set_ylabel("WER %")
-        ax.set_title("Dev WER (greedy decoding during training)")
+        ax.set_title(f"Dev WER ({dev_decoding} during training)")
         ax.legend()
 
     paths = []

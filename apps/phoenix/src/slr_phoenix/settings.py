@@ -10,7 +10,7 @@ A run is described by one :class:`AppConfig` with four parts:
 
 YAML files hold any subset of these keys; missing keys take the defaults below, unknown keys
 are an error naming the file and the key. ``load_config`` starts from a built-in file
-(``tiny``/``base``) or a path, applies ``key.path=value`` overrides, and validates everything
+(``tiny``/``base``/``mamba_slr``) or a path, applies ``key.path=value`` overrides, and validates everything
 by building the dataclasses. ``AppConfig.to_dict()`` is the fully resolved config saved as
 ``config.yaml`` in every run directory.
 """
@@ -28,12 +28,13 @@ from typing import Any, Mapping
 
 import yaml
 from slr_data import HeatmapConfig
+from slr_data.transforms import PROFILES
 from slr_train import TrainConfig
 from slr_train.config import dataclass_from_dict
 
 CORPORA = ("synthetic", "phoenix2014", "phoenix2014t")
 DECODERS = ("beam", "greedy")
-BUILTIN_CONFIGS = ("tiny", "base")
+BUILTIN_CONFIGS = ("tiny", "base", "mamba_slr")
 DATA_ROOT_ENV = "SLR_PHOENIX_ROOT"
 CACHE_ENV = "SLR_CACHE_DIR"
 #: ``data.keypoints`` value naming the synthetic corpus' own keypoint file (generated with it)
@@ -62,8 +63,10 @@ class DataSettings:
         cache_dir: where synthetic corpora are cached (default ``$SLR_CACHE_DIR`` or
             ``~/.cache/slr``), one folder per distinct synthetic config.
         resolution: ``210x260px`` or ``256x256px`` (PHOENIX-2014 frame trees).
-        augment: train augmentation profile of :func:`slr_data.train_preset`
-            (``phoenix``: the reference recipe; ``synthetic``: mild, colour-preserving).
+        augment: train augmentation profile of :func:`slr_data.train_preset`, one of
+            ``slr_data.transforms.PROFILES`` (``phoenix``: the reference recipe; ``synthetic``:
+            mild, colour-preserving; ``mamba_slr``: Mamba_SLR's); evaluation uses the profile's
+            :func:`slr_data.eval_preset`.
         temporal: :class:`slr_data.TemporalConfig` fields for training (eval keeps every
             ``frame_interval``-th frame, no rescaling).
         batch_size: videos per training batch (per process).
@@ -109,8 +112,7 @@ class DataSettings:
                f"corpus {self.corpus!r} needs the corpus folder (--data-root or ${DATA_ROOT_ENV})")
         _check(self.batch_size is not None or self.max_frames is not None, "data.batch_size",
                "give batch_size, max_frames or both")
-        _check(self.augment in ("phoenix", "synthetic"), "data.augment",
-               f"must be 'phoenix' or 'synthetic', got {self.augment!r}")
+        _check(self.augment in PROFILES, "data.augment", f"must be one of {PROFILES}, got {self.augment!r}")
         _check(self.on_error in ("raise", "skip"), "data.on_error", f"must be 'raise' or 'skip', got {self.on_error!r}")
         object.__setattr__(self, "synthetic", dict(self.synthetic))
         object.__setattr__(self, "temporal", dict(self.temporal))
@@ -168,16 +170,20 @@ class EvalSettings:
     """Final evaluation of the best checkpoint: decoder and the scoring protocol.
 
     ``protocol`` names an ``slr_metrics`` protocol (``phoenix2014`` is the official PHOENIX-2014
-    evaluation). During training dev is scored with greedy decoding under the same protocol.
+    evaluation). During training dev is scored under the same protocol with ``dev_decoder``
+    (``greedy``, or ``beam`` with ``beam_size``), which also picks the best checkpoint.
     """
 
     decoder: str = "beam"
     beam_size: int = 5
     protocol: str = "phoenix2014"
     splits: tuple[str, ...] = ("dev", "test")
+    dev_decoder: str = "greedy"
 
     def __post_init__(self) -> None:
         _check(self.decoder in DECODERS, "eval.decoder", f"must be one of {DECODERS}, got {self.decoder!r}")
+        _check(self.dev_decoder in DECODERS, "eval.dev_decoder",
+               f"must be one of {DECODERS}, got {self.dev_decoder!r}")
         _check(self.beam_size >= 1, "eval.beam_size", f"must be >= 1, got {self.beam_size}")
         object.__setattr__(self, "splits", tuple(self.splits))
         bad = [s for s in self.splits if s not in ("dev", "test")]
@@ -289,7 +295,7 @@ def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def builtin_config_path(name: str) -> Path:
-    """The packaged YAML of a built-in config (``tiny``, ``base``)."""
+    """The packaged YAML of a built-in config (``tiny``, ``base``, ``mamba_slr``)."""
     return Path(str(resources.files("slr_phoenix") / "configs" / f"{name}.yaml"))
 
 

@@ -7,6 +7,7 @@ file), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -64,7 +65,9 @@ def _import_mamba_slr(args) -> int:
               f"{model.config.num_classes} classes", file=sys.stderr)
         return 2
     info = model.import_info
-    save_bundle(out, model, glosses, MAMBA_SLR_PREPROCESSING,
+    # the original resizes to 256 (its datasets' fixed input_size) and centre-crops --input_size
+    preprocessing = dataclasses.replace(MAMBA_SLR_PREPROCESSING, crop=model.config.img_size)
+    save_bundle(out, model, glosses, preprocessing,
                 source={"codebase": "Mamba_SLR", **info, "gloss_dict": str(args.gloss_dict)})
     params = sum(p.numel() for p in model.parameters())
     print(f"imported {info['path']} ({info['layout']} layout, key {info['key']}, epoch {info['epoch']}): "

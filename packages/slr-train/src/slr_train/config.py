@@ -25,6 +25,7 @@ LRScheduleKind = Literal["slr", "mamba_slr"]
 LossReduction = Literal["sum", "mean_per_target"]
 InitWeights = Literal["auto", "raw", "ema"]
 InitRemap = Literal["auto", "mamba_slr", "none"]
+EMAEvaluate = Literal["both", "ema", "raw"]
 
 
 class DeepSpeedConfigError(ValueError):
@@ -137,14 +138,24 @@ class EMAConfig:
 
     With ``warmup`` the effective decay is ``min(decay, (1 + n) / (10 + n))`` after ``n`` updates,
     so short runs still get a useful average.
+
+    ``evaluate``: which weights are scored on dev after each epoch and may become the best
+    checkpoint (whose weights the final test uses): ``both`` (raw and EMA, the better one wins),
+    ``ema`` or ``raw`` only (half the dev decoding; the EMA is still kept and checkpointed).
+    ``ema`` needs ``enabled``.
     """
 
     enabled: bool = True
     decay: float = 0.9999
     warmup: bool = True
+    evaluate: EMAEvaluate = "both"
 
     def __post_init__(self) -> None:
         _check(0 <= self.decay < 1, "ema.decay", f"must be in [0, 1), got {self.decay}")
+        _check(self.evaluate in ("both", "ema", "raw"), "ema.evaluate",
+               f"must be 'both', 'ema' or 'raw', got {self.evaluate!r}")
+        _check(self.enabled or self.evaluate != "ema", "ema.evaluate",
+               "'ema' evaluates the EMA weights, but ema.enabled is false")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Initialise a model from weights in a file (``TrainConfig.init_from``, ``slr-phoenix train --init-from``).
 
-Three kinds of file are understood:
+Four kinds of file are understood:
 
 * an slr-train checkpoint (``ckpt-*.pt`` / ``best-*.pt``; verified against its manifest when
   the manifest is beside it): the weights :func:`slr_train.eval_model_state` would evaluate
@@ -8,6 +8,8 @@ Three kinds of file are understood:
 * a ``.pth`` file holding a state dict, directly or under the first of ``keys`` it has
   (Mamba_SLR's ``checkpoint-*.pth`` layout ``{"model", "model_ema", "optimizer", "epoch",
   "scaler", "args"}``; DeepSpeed's ``mp_rank_00_model_states.pt`` keeps it under ``"module"``);
+* an slr-model bundle (``slr-models import-mamba-slr``'s output, :mod:`slr_models.interop.bundle`):
+  its ``state_dict``;
 * an image-pretrained Mamba_SLR backbone, whose ``layers.N.mixer.*`` / ``layers.N.norm.*`` /
   ``layers.N.norm2.*`` keys are renamed to ``layers.N.spatial_mixer.*`` /
   ``layers.N.spatial_norm.*`` / ``layers.N.mlp_norm.*`` exactly as Mamba_SLR's
@@ -147,8 +149,26 @@ def _is_slr_checkpoint(obj: Any) -> bool:
     return isinstance(obj, Mapping) and "format_version" in obj and obj.get("kind") in ("step", "epoch", "best")
 
 
+def _is_model_bundle(obj: Any) -> bool:
+    from slr_models.interop import is_bundle
+
+    return is_bundle(obj)
+
+
 def select_state_dict(obj: Any, path: str | Path, config: InitFromConfig) -> tuple[dict[str, torch.Tensor], str]:
     """The state dict to initialise from in the loaded file ``obj`` and a description of where it was."""
+    if _is_model_bundle(obj):
+        from slr_models.interop.bundle import BUNDLE_VERSION
+
+        if obj.get("format_version") != BUNDLE_VERSION:
+            raise InitFromError(f"{path}: slr-model bundle of format_version {obj.get('format_version')!r}, "
+                                f"not {BUNDLE_VERSION}")
+        if not _is_state_dict(obj.get("state_dict")):
+            raise InitFromError(f"{path}: slr-model bundle without a state_dict (names -> tensors)")
+        model = obj.get("model") if isinstance(obj.get("model"), Mapping) else {}
+        source = obj.get("source") if isinstance(obj.get("source"), Mapping) else {}
+        origin = f", from {source['codebase']}" if isinstance(source.get("codebase"), str) else ""
+        return dict(obj["state_dict"]), f"slr-model bundle of {model.get('name', 'a model')}{origin}"
     if _is_slr_checkpoint(obj):
         if obj.get("format_version") != FORMAT_VERSION:
             raise InitFromError(f"{path}: slr-train checkpoint of format {obj.get('format_version')!r}, "

@@ -333,13 +333,17 @@ class Trainer:
 
     # ----------------------------------------------------------------------------- evaluation
     def evaluate(self, eval_set: EvalSet) -> dict[str, EvalResult]:
-        """Collective: ``{"raw": ..., "ema": ...}`` results on ``eval_set`` (``ema`` only if enabled)."""
+        """Collective: ``{"raw": ..., "ema": ...}`` results on ``eval_set``: the weights ``ema.evaluate``
+        names (``ema`` only if enabled)."""
         assert self.engine is not None and self.to_glosses is not None
         kwargs = dict(decoder=self.decoder, scorer=self.scorer, batch_size=self.config.loader.eval_batch_size,
                       device=self.env.device, num_workers=self.config.loader.num_workers,
                       autocast_dtype=torch.bfloat16 if self.config.precision.dtype == "bf16" else None)
-        results = {"raw": evaluate(self.engine.module, eval_set, self.to_glosses, **kwargs)}
-        if self.ema is not None:
+        which = self.config.ema.evaluate
+        results = {}
+        if which != "ema" or self.ema is None:
+            results["raw"] = evaluate(self.engine.module, eval_set, self.to_glosses, **kwargs)
+        if self.ema is not None and which != "raw":
             with self.ema.applied_to(self.engine.module):
                 results["ema"] = evaluate(self.engine.module, eval_set, self.to_glosses, **kwargs)
         return results

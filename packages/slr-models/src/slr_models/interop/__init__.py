@@ -9,7 +9,15 @@
 Nothing here runs code from a pickle (``torch.load(weights_only=True)`` with an explicit allowlist).
 """
 
-from slr_models.interop.bundle import BUNDLE_FORMAT, Preprocessing, is_bundle, load_bundle, model_from_bundle, save_bundle
+from slr_models.interop.bundle import (
+    BUNDLE_FORMAT,
+    Preprocessing,
+    check_bundle,
+    is_bundle,
+    load_bundle,
+    model_from_bundle,
+    save_bundle,
+)
 from slr_models.interop.errors import CheckpointImportError
 from slr_models.interop.gloss_dict import read_gloss_dict
 from slr_models.interop.mamba_slr import import_mamba_slr, infer_config, load_mamba_slr_state
@@ -24,6 +32,7 @@ __all__ = [
     "CheckpointImportError",
     "MAMBA_SLR_PREPROCESSING",
     "Preprocessing",
+    "check_bundle",
     "import_mamba_slr",
     "infer_config",
     "is_bundle",

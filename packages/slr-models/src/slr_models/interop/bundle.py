@@ -82,7 +82,12 @@ def is_bundle(payload: Any) -> bool:
 
 def load_bundle(path: str | os.PathLike) -> dict[str, Any]:
     """Read and check a bundle (no code runs from the pickle); errors name the file."""
-    payload = safe_torch_load(path, extra_globals=())
+    return check_bundle(safe_torch_load(path, extra_globals=()), path)
+
+
+def check_bundle(payload: Any, path: str | os.PathLike = "<bundle>") -> dict[str, Any]:
+    """``payload`` (an already loaded file) if it is a bundle of this format version with every
+    entry, else :class:`CheckpointImportError` naming ``path``."""
     if not is_bundle(payload):
         raise CheckpointImportError(path, f"not an {BUNDLE_FORMAT} file")
     if payload.get("format_version") != BUNDLE_VERSION:
