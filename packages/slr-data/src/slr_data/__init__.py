@@ -35,6 +35,7 @@ from slr_data.heatmaps import (
     render_keypoint_heatmaps,
 )
 from slr_data.keypoints import TWOSTREAM_FRAME_SIZE, KeypointSet, load_keypoint_file, twostream_key
+from slr_data.limits import LIMIT_ENV_VARS, DataLimits, get_limits, set_limits, using_limits
 from slr_data.safe_pickle import load_info, load_pickle
 from slr_data.samplers import LengthBucketBatchSampler
 from slr_data.synth import SynthConfig, SynthCorpus, generate_synthetic_corpus
@@ -55,11 +56,13 @@ from slr_data.vocabulary import Vocabulary
 __all__ = [
     "__version__",
     "KEYPOINT_GROUPS",
+    "LIMIT_ENV_VARS",
     "NUM_KEYPOINTS",
     "TWOSTREAM_FRAME_SIZE",
     "Corpus",
     "DataError",
     "DataFormatError",
+    "DataLimits",
     "EvalTransformConfig",
     "FrameReadError",
     "HeatmapConfig",
@@ -87,6 +90,7 @@ __all__ = [
     "eval_preset",
     "format_stm_line",
     "generate_synthetic_corpus",
+    "get_limits",
     "list_frame_files",
     "load_info",
     "load_keypoint_file",
@@ -102,8 +106,10 @@ __all__ = [
     "render_heatmaps",
     "render_keypoint_heatmaps",
     "sample_frame_indices",
+    "set_limits",
     "train_preset",
     "transform_config_from_dict",
     "twostream_key",
+    "using_limits",
     "write_stm",
 ]
