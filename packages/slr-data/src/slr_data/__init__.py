@@ -34,6 +34,7 @@ from slr_data.heatmaps import (
     render_heatmaps,
     render_keypoint_heatmaps,
 )
+from slr_data.image_header import ImageHeader, check_image_file, read_image_header
 from slr_data.keypoints import TWOSTREAM_FRAME_SIZE, KeypointSet, load_keypoint_file, twostream_key
 from slr_data.limits import LIMIT_ENV_VARS, DataLimits, get_limits, set_limits, using_limits
 from slr_data.safe_pickle import load_info, load_pickle
@@ -66,6 +67,7 @@ __all__ = [
     "EvalTransformConfig",
     "FrameReadError",
     "HeatmapConfig",
+    "ImageHeader",
     "KeypointSet",
     "LengthBucketBatchSampler",
     "PackedBatch",
@@ -84,6 +86,7 @@ __all__ = [
     "VideoTransform",
     "Vocabulary",
     "check_frames",
+    "check_image_file",
     "collate_packed",
     "collate_padded",
     "decode_frames",
@@ -100,6 +103,7 @@ __all__ = [
     "load_pickle",
     "matching_eval_config",
     "read_corpus_csv",
+    "read_image_header",
     "read_info_file",
     "read_phoenix2014t_csv",
     "read_video",

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from slr_data.frames import list_frame_files
+from slr_data.limits import DataLimits
 from slr_data.vocabulary import Vocabulary
 
 __all__ = ["VideoRecord", "Corpus", "SPLITS"]
@@ -43,9 +44,10 @@ class VideoRecord:
     translation: str | None = None
     source: str = ""
 
-    def frame_paths(self) -> list[Path]:
-        """The frame files, naturally sorted; raises :class:`~slr_data.errors.FrameReadError`."""
-        return list_frame_files(self.frame_dir, self.frame_pattern)
+    def frame_paths(self, limits: DataLimits | None = None) -> list[Path]:
+        """The frame files, naturally sorted; raises :class:`~slr_data.errors.FrameReadError`
+        (also for more than ``limits.max_video_frames`` files)."""
+        return list_frame_files(self.frame_dir, self.frame_pattern, limits=limits)
 
 
 @dataclass(frozen=True)
