@@ -41,6 +41,7 @@ from slr_data.safe_pickle import load_info, load_pickle
 from slr_data.samplers import LengthBucketBatchSampler
 from slr_data.synth import SynthConfig, SynthCorpus, generate_synthetic_corpus
 from slr_data.temporal import TemporalConfig, sample_frame_indices
+from slr_data.textio import read_text_lines
 from slr_data.transforms import (
     EvalTransformConfig,
     RandAugmentConfig,
@@ -106,6 +107,7 @@ __all__ = [
     "read_image_header",
     "read_info_file",
     "read_phoenix2014t_csv",
+    "read_text_lines",
     "read_video",
     "render_heatmaps",
     "render_keypoint_heatmaps",
