@@ -5,9 +5,9 @@ corpora (:func:`load_phoenix2014`, :func:`load_phoenix2014t`, :class:`VideoRecor
 :class:`Vocabulary`, :func:`load_info` (restricted unpickler), frames (:func:`read_video`),
 transforms (:func:`train_preset`, :func:`eval_preset`, :class:`VideoTransform`),
 :class:`VideoDataset`, :func:`collate_packed` / :func:`collate_padded`,
-:class:`LengthBucketBatchSampler`, keypoints (:func:`load_keypoint_file`) and heatmaps, and the
-synthetic corpus
-(:func:`generate_synthetic_corpus`, :class:`SynthConfig`).
+:class:`LengthBucketBatchSampler`, keypoints (:func:`load_keypoint_file`) and heatmaps, the
+synthetic corpus (:func:`generate_synthetic_corpus`, :class:`SynthConfig`), and the resource
+limits every reader enforces (:class:`DataLimits`, :func:`set_limits`, :func:`check_image_file`).
 """
 
 from slr_data.__about__ import __version__
@@ -24,7 +24,14 @@ from slr_data.corpus import (
     write_stm,
 )
 from slr_data.dataset import VideoDataset, check_frames
-from slr_data.errors import DataError, DataFormatError, FrameReadError, UnknownGlossError, UnsafePickleError
+from slr_data.errors import (
+    DataError,
+    DataFormatError,
+    FrameReadError,
+    OutputPathError,
+    UnknownGlossError,
+    UnsafePickleError,
+)
 from slr_data.frames import decode_frames, list_frame_files, read_video
 from slr_data.heatmaps import (
     KEYPOINT_GROUPS,
@@ -71,6 +78,7 @@ __all__ = [
     "ImageHeader",
     "KeypointSet",
     "LengthBucketBatchSampler",
+    "OutputPathError",
     "PackedBatch",
     "PaddedBatch",
     "RandAugmentConfig",

@@ -112,3 +112,28 @@ def short_repr(value, limit: int = 80) -> str:
         text = f"<{type(value).__name__}>"
     return text if len(text) <= 2 * limit else text[: 2 * limit] + "..."
 
+
+class OutputPathError(DataError, OSError):
+    """An output path that slr-data refuses to write: it is an input of the same operation, or
+    it exists and is not a regular file (a directory, device, FIFO, socket, a link loop).
+
+    Attributes:
+        path: the path as the caller gave it.
+    """
+
+    def __init__(self, path: str | os.PathLike, message: str):
+        self.path = os.fspath(path)
+        super().__init__(f"{self.path}: {message}")
+
+    def __str__(self) -> str:  # OSError would format "[Errno None] ..."
+        return self.args[0]
+
+    def __reduce__(self):
+        return (_rebuild_output_error, (self.path, self.args[0]))
+
+
+def _rebuild_output_error(path: str, text: str) -> OutputPathError:
+    err = OutputPathError.__new__(OutputPathError)
+    err.path = path
+    Exception.__init__(err, text)
+    return err
