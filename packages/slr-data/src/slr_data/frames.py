@@ -16,6 +16,7 @@ decoding and checked again while decoding; one decoded video may take at most
 from __future__ import annotations
 
 import fnmatch
+import io
 import os
 import re
 import stat
@@ -126,13 +127,13 @@ def _decode_raw(path: Path, limits: DataLimits) -> np.ndarray:
     """The image as stored (``IMREAD_UNCHANGED`` skips OpenCV's own colour pass); 8-bit.
 
     The header is checked against ``limits`` before the file is read and decoded."""
-    with open_frame_file(path, limits) as handle:
-        check_image_header(handle, path, limits)
-        handle.seek(0)
+    with open_frame_file(path, limits) as handle:  # a regular file no larger than limits allow
         try:
-            data = np.frombuffer(handle.read(), dtype=np.uint8)
+            raw = handle.read()
         except OSError as exc:
             raise FrameReadError(path, f"cannot read frame file ({exc.strerror or exc})") from None
+    check_image_header(io.BytesIO(raw), path, limits)  # before decoding allocates the pixels
+    data = np.frombuffer(raw, dtype=np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
         raise FrameReadError(path, "corrupt or unsupported image (cv2.imdecode failed)")

@@ -18,7 +18,6 @@ import os
 import stat
 import struct
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO
 
 from slr_data.errors import FrameReadError
@@ -227,7 +226,6 @@ def check_image_file(path: str | os.PathLike, *, limits: DataLimits | None = Non
 
 def open_frame_file(path: str | os.PathLike, limits: DataLimits) -> BinaryIO:
     """``open(path, "rb")`` of a regular file within the frame size limit (FrameReadError otherwise)."""
-    path = Path(path)
     try:
         handle = open(path, "rb")  # noqa: SIM115 - returned to a with statement
     except FileNotFoundError:
