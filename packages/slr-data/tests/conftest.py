@@ -47,3 +47,60 @@ def slr_data_tiny_corpus(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("slr_data_synth") / "corpus"
     generate_synthetic_corpus(out, SynthConfig.tiny())
     return out
+
+
+_PROBE_SCRIPT = r"""
+import importlib, json, resource, sys, time
+
+probes = json.loads(sys.argv[1])
+headroom = int(sys.argv[2])
+import slr_data  # the heavy imports (torch, cv2) happen before the limit
+
+def vm_size():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+
+limit = vm_size() + headroom
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+results = []
+for target, args, kwargs in probes:
+    module, name = target.split(":")
+    func = getattr(importlib.import_module(module), name)
+    start = time.perf_counter()
+    try:
+        value = func(*args, **kwargs)
+        result = {"ok": True, "value": repr(value)[:200]}
+    except BaseException as exc:
+        result = {"ok": False, "type": type(exc).__name__, "message": str(exc)}
+    result["seconds"] = time.perf_counter() - start
+    results.append(result)
+print(json.dumps(results))
+"""
+
+
+@pytest.fixture
+def slr_data_bounded_probe():
+    """Run ``[("module:function", args, kwargs), ...]`` in a fresh interpreter whose address space
+    is capped at what it uses after importing slr_data plus ``headroom`` bytes (default 100 MiB):
+    a reader that allocates what a hostile file declares fails with MemoryError instead of
+    eating the machine. Returns one dict per probe: ``ok``, and ``type`` / ``message``."""
+    import json
+    import subprocess
+    import sys
+
+    def run(probes, headroom=100 << 20):
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MALLOC_ARENA_MAX="1")
+        done = subprocess.run(
+            [sys.executable, "-c", _PROBE_SCRIPT, json.dumps(probes), str(headroom)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    return run

@@ -5,9 +5,9 @@ corpora (:func:`load_phoenix2014`, :func:`load_phoenix2014t`, :class:`VideoRecor
 :class:`Vocabulary`, :func:`load_info` (restricted unpickler), frames (:func:`read_video`),
 transforms (:func:`train_preset`, :func:`eval_preset`, :class:`VideoTransform`),
 :class:`VideoDataset`, :func:`collate_packed` / :func:`collate_padded`,
-:class:`LengthBucketBatchSampler`, keypoints (:func:`load_keypoint_file`) and heatmaps, and the
-synthetic corpus
-(:func:`generate_synthetic_corpus`, :class:`SynthConfig`).
+:class:`LengthBucketBatchSampler`, keypoints (:func:`load_keypoint_file`) and heatmaps, the
+synthetic corpus (:func:`generate_synthetic_corpus`, :class:`SynthConfig`), and the resource
+limits every reader enforces (:class:`DataLimits`, :func:`set_limits`, :func:`check_image_file`).
 """
 
 from slr_data.__about__ import __version__
@@ -24,7 +24,14 @@ from slr_data.corpus import (
     write_stm,
 )
 from slr_data.dataset import VideoDataset, check_frames
-from slr_data.errors import DataError, DataFormatError, FrameReadError, UnknownGlossError, UnsafePickleError
+from slr_data.errors import (
+    DataError,
+    DataFormatError,
+    FrameReadError,
+    OutputPathError,
+    UnknownGlossError,
+    UnsafePickleError,
+)
 from slr_data.frames import decode_frames, list_frame_files, read_video
 from slr_data.heatmaps import (
     KEYPOINT_GROUPS,
@@ -34,11 +41,14 @@ from slr_data.heatmaps import (
     render_heatmaps,
     render_keypoint_heatmaps,
 )
+from slr_data.image_header import ImageHeader, check_image_file, read_image_header
 from slr_data.keypoints import TWOSTREAM_FRAME_SIZE, KeypointSet, load_keypoint_file, twostream_key
+from slr_data.limits import LIMIT_ENV_VARS, DataLimits, get_limits, set_limits, using_limits
 from slr_data.safe_pickle import load_info, load_pickle
 from slr_data.samplers import LengthBucketBatchSampler
 from slr_data.synth import SynthConfig, SynthCorpus, generate_synthetic_corpus
 from slr_data.temporal import TemporalConfig, sample_frame_indices
+from slr_data.textio import read_text_lines
 from slr_data.transforms import (
     EvalTransformConfig,
     RandAugmentConfig,
@@ -55,16 +65,20 @@ from slr_data.vocabulary import Vocabulary
 __all__ = [
     "__version__",
     "KEYPOINT_GROUPS",
+    "LIMIT_ENV_VARS",
     "NUM_KEYPOINTS",
     "TWOSTREAM_FRAME_SIZE",
     "Corpus",
     "DataError",
     "DataFormatError",
+    "DataLimits",
     "EvalTransformConfig",
     "FrameReadError",
     "HeatmapConfig",
+    "ImageHeader",
     "KeypointSet",
     "LengthBucketBatchSampler",
+    "OutputPathError",
     "PackedBatch",
     "PaddedBatch",
     "RandAugmentConfig",
@@ -81,12 +95,14 @@ __all__ = [
     "VideoTransform",
     "Vocabulary",
     "check_frames",
+    "check_image_file",
     "collate_packed",
     "collate_padded",
     "decode_frames",
     "eval_preset",
     "format_stm_line",
     "generate_synthetic_corpus",
+    "get_limits",
     "list_frame_files",
     "load_info",
     "load_keypoint_file",
@@ -96,14 +112,18 @@ __all__ = [
     "load_pickle",
     "matching_eval_config",
     "read_corpus_csv",
+    "read_image_header",
     "read_info_file",
     "read_phoenix2014t_csv",
+    "read_text_lines",
     "read_video",
     "render_heatmaps",
     "render_keypoint_heatmaps",
     "sample_frame_indices",
+    "set_limits",
     "train_preset",
     "transform_config_from_dict",
     "twostream_key",
+    "using_limits",
     "write_stm",
 ]

@@ -1,21 +1,34 @@
-"""``slr-data`` command line: ``synth`` (generate the synthetic corpus) and ``stats`` (summarise a corpus)."""
+"""``slr-data`` command line: ``synth`` (generate the synthetic corpus) and ``stats`` (summarise a corpus).
+
+Exit codes: 0 success (also when stdout is a pipe closed early, e.g. ``| head``), 2 bad input
+(a malformed, missing or refused file, an OS error about a path given, a full stdout), 130
+interrupted (Ctrl-C), 1 internal error. Errors are one line on stderr; ``--debug`` (or the
+environment variable ``SLR_DEBUG=1``) also prints the traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import time
+import traceback
 
 from slr_data.synth.config import GLOSS_NAME_SOURCES, SynthConfig
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "EXIT_OK", "EXIT_INTERNAL", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED"]
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 _PRESETS = {"default": SynthConfig, "tiny": SynthConfig.tiny}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="slr-data", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="slr-data", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--debug", action="store_true", help="print tracebacks (also: SLR_DEBUG=1)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     synth = commands.add_parser(
@@ -60,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     stats = commands.add_parser("stats", help="summarise a PHOENIX-2014 / 2014-T / synthetic corpus")
     stats.add_argument("path", help="corpus folder (info files or release layout)")
     stats.add_argument("--corpus", choices=("phoenix2014", "phoenix2014t"), default="phoenix2014")
+    for sub in (synth, stats):
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="print tracebacks")
     return parser
 
 
@@ -97,12 +112,14 @@ def _synth(args) -> int:
     elapsed = time.perf_counter() - start
     state = "already present (cached)" if corpus.cached else f"written in {elapsed:.1f} s"
     counts = ", ".join(f"{split} {n}" for split, n in corpus.counts.items())
-    print(
-        f"synthetic PHOENIX-2014 corpus {state}: {corpus.root}\n  videos: {counts}; "
-        f"vocabulary {config.vocab_size} glosses; frames {config.image_size}x{config.image_size}"
-    )
+    lines = [
+        f"synthetic PHOENIX-2014 corpus {state}: {corpus.root}",
+        f"  videos: {counts}; vocabulary {config.vocab_size} glosses; "
+        f"frames {config.image_size}x{config.image_size}",
+    ]
     if corpus.keypoints is not None:
-        print(f"  keypoints: {corpus.keypoints}")
+        lines.append(f"  keypoints: {corpus.keypoints}")
+    _emit("\n".join(lines))
     return 0
 
 
@@ -110,17 +127,79 @@ def _stats(args) -> int:
     from slr_data.corpus import load_phoenix2014, load_phoenix2014t
 
     loader = load_phoenix2014 if args.corpus == "phoenix2014" else load_phoenix2014t
-    print(loader(args.path).summary())
+    _emit(loader(args.path).summary())
     return 0
+
+
+class _StdoutError(Exception):
+    """Writing the command's output to stdout failed (not a closed pipe)."""
+
+
+def _emit(text: str) -> None:
+    """Print ``text`` and flush, so that stdout errors happen here, not at interpreter exit."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise _StdoutError(f"cannot write to stdout: {exc.strerror or exc}") from exc
+
+
+def _detach_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):  # e.g. a test's captured stdout has no fd
+        pass
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line saying what went wrong: ``path: reason`` for OS errors, else the message."""
+    if (
+        isinstance(exc, OSError)
+        and exc.strerror
+        and exc.filename is not None
+        and type(exc).__str__ is OSError.__str__
+    ):
+        text = f"{exc.filename}: {exc.strerror}"
+        if exc.filename2 is not None:
+            text += f" ({exc.filename2})"
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(part.strip() for part in text.strip().splitlines())
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    debug = args.debug or os.environ.get("SLR_DEBUG", "").strip() not in ("", "0")
+    prefix = f"slr-data {args.command}"
     try:
         return _synth(args) if args.command == "synth" else _stats(args)
-    except (ValueError, OSError) as exc:
-        print(f"slr-data {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        if debug:
+            traceback.print_exc()
+        print(f"{prefix}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (| head): nothing left to say
+        _detach_stdout()
+        return EXIT_OK
+    except _StdoutError as exc:
+        _detach_stdout()
+        print(f"{prefix}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (ValueError, OSError) as exc:  # DataError, DataFormatError, FrameReadError are among these
+        if debug:
+            traceback.print_exc()
+        print(f"{prefix}: error: {describe_error(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        hint = "" if debug else " (run with --debug or SLR_DEBUG=1 for the traceback)"
+        print(f"{prefix}: internal error: {type(exc).__name__}: {describe_error(exc)}{hint}", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,7 +16,9 @@ from slr_data.corpus.records import VideoRecord
 from slr_data.errors import DataFormatError, FrameReadError, UnknownGlossError
 from slr_data.frames import decode_frames
 from slr_data.heatmaps import HeatmapConfig, keypoints_from_mapping, render_keypoint_heatmaps
+from slr_data.image_header import check_image_file
 from slr_data.keypoints import KeypointSet, load_keypoint_file
+from slr_data.limits import DataLimits, get_limits
 from slr_data.temporal import TemporalConfig, eval_length, sample_frame_indices
 from slr_data.transforms.config import EvalTransformConfig, TrainTransformConfig
 from slr_data.transforms.video import VideoTransform, random_generator
@@ -55,6 +57,9 @@ class VideoDataset(Dataset):
         preload: decode every video once, now, and keep the uint8 frames in memory (``T*H*W*3``
             bytes per video: 640 MB for the default synthetic corpus at 64 px); items then skip
             file I/O and PNG decoding. DataLoader workers (fork) share the preloaded arrays.
+        limits: frame size / count / decoded-size bounds (:class:`~slr_data.limits.DataLimits`);
+            default: :func:`~slr_data.limits.get_limits` when the dataset is built (kept with it,
+            so DataLoader workers use the same ones however they are started).
     """
 
     def __init__(
@@ -70,6 +75,7 @@ class VideoDataset(Dataset):
         seed: int | None = None,
         decode_threads: int | None = None,
         preload: bool = False,
+        limits: DataLimits | None = None,
     ):
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
@@ -81,6 +87,7 @@ class VideoDataset(Dataset):
         self.on_error = on_error
         self.seed = seed
         self.decode_threads = decode_threads
+        self.limits = limits if limits is not None else get_limits()
         self.epoch = 0
         self.num_skipped = 0
         self.labels = self._encode_labels()
@@ -105,7 +112,9 @@ class VideoDataset(Dataset):
 
     def _preload(self, record: VideoRecord) -> np.ndarray | None:
         try:
-            return decode_frames(record.frame_paths(), num_threads=self.decode_threads)
+            return decode_frames(
+                record.frame_paths(self.limits), num_threads=self.decode_threads, limits=self.limits
+            )
         except FrameReadError as exc:
             if self.on_error == "raise":
                 raise
@@ -136,7 +145,7 @@ class VideoDataset(Dataset):
         """Frames per item as eval sampling returns them (the training mean): for bucketing."""
         out = []
         for record in self.records:
-            n = record.num_frames if record.num_frames is not None else _count_or_zero(record)
+            n = record.num_frames if record.num_frames is not None else _count_or_zero(record, self.limits)
             out.append(eval_length(n, self.temporal) if n > 0 else 0)
         return out
 
@@ -166,12 +175,14 @@ class VideoDataset(Dataset):
     def _load(self, index: int, record: VideoRecord) -> VideoSample:
         rng = self._rng(index)
         cached = self._frames[index] if self._frames is not None else None
-        paths = record.frame_paths() if cached is None else range(len(cached))
+        paths = record.frame_paths(self.limits) if cached is None else range(len(cached))
         indices = sample_frame_indices(len(paths), self.temporal, train=self.train, rng=rng)
         if cached is not None:
             video = cached[indices]
         else:
-            video = decode_frames([paths[i] for i in indices], num_threads=self.decode_threads)
+            video = decode_frames(
+                [paths[i] for i in indices], num_threads=self.decode_threads, limits=self.limits
+            )
         keypoints = None
         if self.keypoints is not None:  # (T', 121, 3) of the sampled frames, in the loaded frames' pixels
             keypoints = self.keypoints.frames(record, indices, len(paths), video.shape[1:3])
@@ -199,19 +210,28 @@ class VideoDataset(Dataset):
         return render_keypoint_heatmaps(mapped, scores, config)
 
 
-def _count_or_zero(record: VideoRecord) -> int:
+def _count_or_zero(record: VideoRecord, limits: DataLimits) -> int:
     try:
-        return len(record.frame_paths())
+        return len(record.frame_paths(limits))
     except FrameReadError:
         return 0
 
 
-def check_frames(records: Sequence[VideoRecord]) -> list[tuple[VideoRecord, str]]:
-    """Records whose frame folder is missing or empty (cheap: no decoding), with the reason."""
+def check_frames(
+    records: Sequence[VideoRecord], *, limits: DataLimits | None = None, headers: bool = False
+) -> list[tuple[VideoRecord, str]]:
+    """Records whose frame folder is missing, empty or too long (cheap: no decoding), with the reason.
+
+    ``headers=True`` also reads each frame's image header (:func:`~slr_data.image_header.check_image_file`)
+    and reports the first frame that is unreadable or larger than ``limits`` allow.
+    """
+    limits = limits if limits is not None else get_limits()
     bad = []
     for record in records:
         try:
-            paths = record.frame_paths()
+            paths = record.frame_paths(limits)
+            for path in paths if headers else ():
+                check_image_file(path, limits=limits)
         except FrameReadError as exc:
             bad.append((record, str(exc)))
             continue

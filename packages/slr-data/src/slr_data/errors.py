@@ -7,6 +7,7 @@ so that a bad row in a 7000-line corpus file can be found without a debugger.
 from __future__ import annotations
 
 import os
+import reprlib
 
 
 class DataError(Exception):
@@ -95,3 +96,44 @@ def _original_message(text: str) -> str | None:
     last = text.rstrip().splitlines()[-1]
     _, sep, message = last.partition(": ")  # "slr_data.errors.FrameReadError: <path>: <reason>"
     return message if sep else None
+
+
+def short_repr(value, limit: int = 80) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, safe on any unpickled data (deep or
+    shared containers, integers too long for ``repr``)."""
+    shortener = reprlib.Repr()
+    shortener.maxlevel, shortener.maxstring, shortener.maxother = 3, limit, limit
+    shortener.maxlist = shortener.maxtuple = shortener.maxdict = shortener.maxset = 6
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"<int of {value.bit_length()} bits>"
+    try:
+        text = shortener.repr(value)
+    except (ValueError, RecursionError, TypeError):
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 2 * limit else text[: 2 * limit] + "..."
+
+
+class OutputPathError(DataError, OSError):
+    """An output path that slr-data refuses to write: it is an input of the same operation, or
+    it exists and is not a regular file (a directory, device, FIFO, socket, a link loop).
+
+    Attributes:
+        path: the path as the caller gave it.
+    """
+
+    def __init__(self, path: str | os.PathLike, message: str):
+        self.path = os.fspath(path)
+        super().__init__(f"{self.path}: {message}")
+
+    def __str__(self) -> str:  # OSError would format "[Errno None] ..."
+        return self.args[0]
+
+    def __reduce__(self):
+        return (_rebuild_output_error, (self.path, self.args[0]))
+
+
+def _rebuild_output_error(path: str, text: str) -> OutputPathError:
+    err = OutputPathError.__new__(OutputPathError)
+    err.path = path
+    Exception.__init__(err, text)
+    return err

@@ -16,6 +16,7 @@ from pathlib import Path
 from slr_data._atomic import atomic_save_npy, atomic_write_text
 from slr_data.errors import DataFormatError, UnknownGlossError
 from slr_data.safe_pickle import load_info
+from slr_data.textio import read_text_lines
 
 __all__ = ["Vocabulary", "BLANK", "UNK", "UNK_POLICIES"]
 
@@ -220,10 +221,7 @@ class Vocabulary:
     @classmethod
     def load(cls, path: str | os.PathLike) -> Vocabulary:
         """Read a vocabulary written by :meth:`save`."""
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise DataFormatError(path, f"not UTF-8 text ({exc})") from exc
+        text = "\n".join(read_text_lines(path))  # bounded line length and count; UTF-8 checked
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:

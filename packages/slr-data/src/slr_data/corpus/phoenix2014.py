@@ -20,8 +20,10 @@ import os
 from pathlib import Path, PurePosixPath
 
 from slr_data.corpus.records import SPLITS, Corpus, VideoRecord, count_frames, display, resolve_under
-from slr_data.errors import DataFormatError
+from slr_data.errors import DataFormatError, short_repr
+from slr_data.limits import get_limits
 from slr_data.safe_pickle import load_info
+from slr_data.textio import read_text_lines
 from slr_data.vocabulary import Vocabulary
 
 __all__ = [
@@ -60,7 +62,9 @@ def read_info_file(
             Default: the file's ``prefix``, absolute or relative to the file's folder.
 
     Raises:
-        DataFormatError: an entry lacks a field or has the wrong type (names file and entry).
+        DataFormatError: an entry lacks a field or has the wrong type, ``num_frames`` is negative
+            or above ``DataLimits.max_video_frames``, an id or signer holds spaces, or ``folder``
+            leads outside ``frames_root`` (names file and entry).
     """
     path = Path(path)
     info = load_info(path)
@@ -74,10 +78,13 @@ def _records_from_info(info: dict, path: Path, split: str, root: Path) -> list[V
     keys = [k for k in info if k != "prefix"]
     bad = [k for k in keys if isinstance(k, bool) or not isinstance(k, int)]
     if bad:
-        raise DataFormatError(path, f"unexpected key {bad[0]!r}: expected 'prefix' and integer entries")
+        raise DataFormatError(
+            path, f"unexpected key {short_repr(bad[0])}: expected 'prefix' and integer entries"
+        )
     keys.sort()
     if keys != list(range(len(keys))):
         raise DataFormatError(path, f"entry keys are not 0..{len(keys) - 1}")
+    max_frames = get_limits().max_video_frames
     records = []
     for key in keys:
         entry = info[key]
@@ -87,25 +94,51 @@ def _records_from_info(info: dict, path: Path, split: str, root: Path) -> list[V
             value = entry.get(name)
             if not isinstance(value, kind) or isinstance(value, bool):
                 raise DataFormatError(
-                    path, f"field {name!r} must be {kind.__name__}, got {value!r}", entry=key
+                    path, f"field {name!r} must be {kind.__name__}, got {short_repr(value)}", entry=key
                 )
-        if entry["num_frames"] < 0:
-            raise DataFormatError(path, f"negative num_frames {entry['num_frames']}", entry=key)
+        num_frames = entry["num_frames"]
+        if num_frames < 0:
+            raise DataFormatError(path, f"negative num_frames {short_repr(num_frames)}", entry=key)
+        if num_frames > max_frames:
+            raise DataFormatError(
+                path,
+                f"num_frames {short_repr(num_frames)} is more than a video may have ({max_frames}, "
+                "SLR_DATA_MAX_VIDEO_FRAMES)",
+                entry=key,
+            )
+        for name in ("fileid", "signer"):
+            check_name(path, name, entry[name], entry=key)
         folder, pattern = _split_folder(entry["folder"])
+        try:
+            frame_dir = resolve_under(root, folder)
+        except ValueError as exc:
+            raise DataFormatError(path, f"field 'folder': {exc}", entry=key) from None
         records.append(
             VideoRecord(
                 video_id=entry["fileid"],
                 split=split,
                 signer=entry["signer"],
                 glosses=tuple(entry["label"].split()),
-                num_frames=entry["num_frames"],
-                frame_dir=resolve_under(root, folder),
+                num_frames=num_frames,
+                frame_dir=frame_dir,
                 frame_pattern=pattern,
                 annotation=entry["label"],
                 source=display(path, entry=key),
             )
         )
     return records
+
+
+def check_name(path, field: str, value: str, *, line: int | None = None, entry=None) -> None:
+    """A video id or signer: non-empty, without whitespace or control characters (it becomes one
+    field of STM / CTM lines)."""
+    if not value or any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise DataFormatError(
+            path,
+            f"{field} {short_repr(value)} must be non-empty without spaces or control characters",
+            line=line,
+            entry=entry,
+        )
 
 
 def _root_from_prefix(info_path: Path, prefix) -> Path:
@@ -135,11 +168,13 @@ def read_corpus_csv(
             folder is absent). Set ``False`` to skip the directory scans.
 
     Raises:
-        DataFormatError: wrong header or a row without exactly 4 fields (names file and line).
+        DataFormatError: wrong header, a row without exactly 4 fields, an id or signer with
+            spaces, a folder leading outside ``frames_root / split``, a line or line count over
+            the text limits (names file and line).
     """
     path = Path(path)
     frames_root = Path(frames_root)
-    lines = _read_lines(path)
+    lines = read_text_lines(path)
     if not lines:
         raise DataFormatError(path, "empty corpus file (expected header 'id|folder|signer|annotation')")
     header = tuple(lines[0].split("|"))
@@ -156,13 +191,18 @@ def read_corpus_csv(
         video_id, folder, signer, annotation = fields
         if not video_id or not folder or not signer:
             raise DataFormatError(path, "empty id, folder or signer", line=number)
+        check_name(path, "id", video_id, line=number)
+        check_name(path, "signer", signer, line=number)
         if video_id in seen:
             raise DataFormatError(
                 path, f"duplicate id {video_id!r} (first on line {seen[video_id]})", line=number
             )
         seen[video_id] = number
         relative, pattern = _split_folder(folder)
-        frame_dir = resolve_under(frames_root / split, relative)
+        try:
+            frame_dir = resolve_under(frames_root / split, relative)
+        except ValueError as exc:
+            raise DataFormatError(path, f"folder: {exc}", line=number) from None
         records.append(
             VideoRecord(
                 video_id=video_id,
@@ -177,14 +217,6 @@ def read_corpus_csv(
             )
         )
     return records
-
-
-def _read_lines(path: Path) -> list[str]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(path, f"not UTF-8 text ({exc})") from exc
-    return [line.rstrip("\r") for line in text.split("\n")]
 
 
 def find_release_root(path: str | os.PathLike) -> Path | None:

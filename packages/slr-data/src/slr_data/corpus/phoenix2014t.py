@@ -16,9 +16,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from slr_data.corpus.phoenix2014 import _read_lines, _split_folder
+from slr_data.corpus.phoenix2014 import _split_folder, check_name
 from slr_data.corpus.records import SPLITS, Corpus, VideoRecord, count_frames, display, resolve_under
 from slr_data.errors import DataFormatError
+from slr_data.textio import read_text_lines
 from slr_data.vocabulary import Vocabulary
 
 __all__ = ["PHOENIX2014T_CSV_HEADER", "read_phoenix2014t_csv", "load_phoenix2014t"]
@@ -36,11 +37,12 @@ def read_phoenix2014t_csv(
     """Records of a 2014-T corpus CSV; ``translation`` is kept on each record.
 
     Raises:
-        DataFormatError: wrong header or a row without exactly 7 fields (names file and line).
+        DataFormatError: wrong header, a row without exactly 7 fields, a name or speaker with
+            spaces, a video path leading outside ``frames_root / split`` (names file and line).
     """
     path = Path(path)
     split_root = Path(frames_root) / split
-    lines = _read_lines(path)
+    lines = read_text_lines(path)
     if not lines or tuple(lines[0].split("|")) != PHOENIX2014T_CSV_HEADER:
         found = lines[0] if lines else ""
         raise DataFormatError(path, f"header {found!r} is not {'|'.join(PHOENIX2014T_CSV_HEADER)!r}", line=1)
@@ -54,8 +56,15 @@ def read_phoenix2014t_csv(
         name, video, _start, _end, speaker, orth, translation = fields
         if not name or not speaker:
             raise DataFormatError(path, "empty name or speaker", line=number)
+        check_name(path, "name", name, line=number)
+        check_name(path, "speaker", speaker, line=number)
+        if "/" in name or "\\" in name or name in (".", ".."):
+            raise DataFormatError(path, f"name {name!r} must not be a path", line=number)
         relative, pattern = _split_folder(video or f"{name}/1/*.png")
-        frame_dir = resolve_under(split_root, relative)
+        try:
+            frame_dir = resolve_under(split_root, relative)
+        except ValueError as exc:
+            raise DataFormatError(path, f"video: {exc}", line=number) from None
         if not frame_dir.is_dir() and (split_root / name).is_dir():
             frame_dir = split_root / name
         records.append(

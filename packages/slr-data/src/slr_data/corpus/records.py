@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from slr_data.errors import short_repr
 from slr_data.frames import list_frame_files
+from slr_data.limits import DataLimits
 from slr_data.vocabulary import Vocabulary
 
-__all__ = ["VideoRecord", "Corpus", "SPLITS"]
+__all__ = ["VideoRecord", "Corpus", "SPLITS", "relative_parts", "resolve_under"]
 
 SPLITS = ("train", "dev", "test")
 
@@ -43,9 +45,10 @@ class VideoRecord:
     translation: str | None = None
     source: str = ""
 
-    def frame_paths(self) -> list[Path]:
-        """The frame files, naturally sorted; raises :class:`~slr_data.errors.FrameReadError`."""
-        return list_frame_files(self.frame_dir, self.frame_pattern)
+    def frame_paths(self, limits: DataLimits | None = None) -> list[Path]:
+        """The frame files, naturally sorted; raises :class:`~slr_data.errors.FrameReadError`
+        (also for more than ``limits.max_video_frames`` files)."""
+        return list_frame_files(self.frame_dir, self.frame_pattern, limits=limits)
 
 
 @dataclass(frozen=True)
@@ -92,13 +95,42 @@ class Corpus:
         return "\n".join(lines)
 
 
+def relative_parts(relative: str) -> list[str]:
+    """The parts of a relative path from a metadata file (``/`` or ``\\`` separated), normalised.
+
+    Empty and ``.`` parts are dropped, so a leading ``/`` is re-rooted; ``..`` cancels the part
+    before it and may not climb above the root.
+
+    Raises:
+        ValueError: the path climbs out of its root, or holds a NUL character.
+    """
+    if "\x00" in relative:
+        raise ValueError(f"path {short_repr(relative)} holds a NUL character")
+    parts: list[str] = []
+    for part in relative.replace("\\", "/").split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                raise ValueError(f"path {short_repr(relative)} leads outside the frames root ('..')")
+            parts.pop()
+        else:
+            parts.append(part)
+    return parts
+
+
 def resolve_under(root: Path, relative: str) -> Path:
-    """``root / relative`` for a forward-slash relative path from a metadata file."""
-    return root.joinpath(*[part for part in relative.replace("\\", "/").split("/") if part])
+    """``root / relative`` for a relative path from a metadata file, never outside ``root``.
+
+    Raises:
+        ValueError: ``relative`` climbs out of ``root`` (see :func:`relative_parts`).
+    """
+    return Path(root).joinpath(*relative_parts(relative))
 
 
 def count_frames(folder: Path, pattern: str) -> int | None:
-    """Number of frame files in ``folder`` (``None`` when the folder does not exist)."""
+    """Number of frame files in ``folder`` (``None`` when the folder does not exist or cannot be
+    read, or holds more frames than a video may: loading that video then names the problem)."""
     try:
         return len(list_frame_files(folder, pattern))
     except OSError:

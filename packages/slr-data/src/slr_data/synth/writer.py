@@ -52,6 +52,7 @@ from slr_data.synth.render import (
     signer_styles,
     video_layout,
 )
+from slr_data.textio import read_text_lines
 from slr_data.vocabulary import Vocabulary
 
 __all__ = [
@@ -162,8 +163,13 @@ def _build(tmp: Path, config: SynthConfig) -> dict[str, int]:
             folder = features / split / video_id / "1"
             jobs.append((split, index, video_id, signer, sentence, folder, language, styles, config, noise))
             keys.append((split, index))
-    with ThreadPoolExecutor(max_workers=config.write_threads, thread_name_prefix="slr-synth") as pool:
+    pool = ThreadPoolExecutor(max_workers=config.write_threads, thread_name_prefix="slr-synth")
+    try:
         frame_counts = dict(zip(keys, pool.map(_write_video, jobs), strict=True))
+    except BaseException:  # Ctrl-C or a failed write: drop the queued videos, do not render them all
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
     records = {split: [] for split in plan}
     for split, videos in plan.items():
@@ -243,9 +249,14 @@ def write_synthetic_keypoints(root: str | os.PathLike, config: SynthConfig) -> P
 
 
 def _existing_key(out: Path) -> str | None:
+    marker = out / MARKER
     try:
-        data = json.loads((out / MARKER).read_text(encoding="utf-8"))
+        if not marker.is_file():
+            return None
+        data = json.loads("\n".join(read_text_lines(marker)))
     except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
         return None
     if data.get("format") != "slr-synthetic-phoenix" or data.get("version") != FORMAT_VERSION:
         return None
@@ -256,6 +267,18 @@ def _result(out: Path, config: SynthConfig, counts: dict[str, int], cached: bool
     keypoints = out / KEYPOINTS_FILE
     found = keypoints if keypoints.is_file() else None
     return SynthCorpus(out, out / RELEASE_DIR, out / PREPROCESS_DIR, config, counts, cached, found)
+
+
+def _refuse_replacing_inputs(out: Path, config: SynthConfig) -> None:
+    """The corpus being replaced must not hold this run's own inputs (``phoenix_meta``)."""
+    if config.phoenix_meta is None:
+        return
+    meta = Path(os.path.realpath(config.phoenix_meta))
+    if meta == Path(os.path.realpath(out)) or Path(os.path.realpath(out)) in meta.parents:
+        raise FileExistsError(
+            f"{out}: the corpus to replace holds this run's phoenix_meta ({config.phoenix_meta}); "
+            "refusing to overwrite an input: copy the metadata elsewhere first"
+        )
 
 
 def generate_synthetic_corpus(
@@ -275,6 +298,8 @@ def generate_synthetic_corpus(
     """
     config = SynthConfig() if config is None else config
     out = Path(out_dir)
+    if out.is_symlink():  # written through the link: the corpus goes where it points
+        out = Path(os.path.realpath(out))
     counts = {"train": config.num_train, "dev": config.num_dev, "test": config.num_test}
     replace_existing = False
     if out.exists():
@@ -296,6 +321,7 @@ def generate_synthetic_corpus(
             )
         else:
             replace_existing = True
+            _refuse_replacing_inputs(out, config)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
     try:
