@@ -133,7 +133,7 @@ def prepare(carry: Path) -> int:
 def install(run: Run, carry: Path) -> None:
     py = sys.executable
     if run.smoke:  # the CPU test environment has everything; exercise only the fast-path command
-        run.step("install fast path", [py, "-m", "slr_models.cli", "install-fast-path", "--if-missing"], 120)
+        run.step("install fast path", [py, "-m", "slr_models.cli", "install-fast-path", "--if-missing"], 180)
         return
     offline = ["--no-index", "--find-links", str(carry)]
     run.step("install build tools", [py, "-m", "pip", "install", "-q", *offline, *BUILD_WHEELS[:4]], 120)
@@ -159,14 +159,14 @@ def run_all(args) -> int:
     result = {"environment": environment(), "smoke_cpu": args.smoke_cpu}
     install(run, Path(args.carry).resolve())
 
-    record = run.step("backends", [py, "-m", "slr_models.cli", "backends", "--json"], 60)
+    record = run.step("backends", [py, "-m", "slr_models.cli", "backends", "--json"], 120)
     try:
         result["backends"] = json.loads(record.get("tail", "")[record.get("tail", "").index("{"):])
     except ValueError:
         result["backends"] = None
 
     record = run.step("cuda tests", [py, "-m", "pytest", "-q", "-m", "cuda", "-p", "no:cacheprovider", "-rs",
-                                     "packages/slr-models/tests"], 60 if args.smoke_cpu else 240)
+                                     "packages/slr-models/tests"], 240)
     result["cuda_tests"] = _summary_counts(record.get("tail", ""))
 
     result["train_steps"] = {}
@@ -176,7 +176,7 @@ def run_all(args) -> int:
             command = [py, "benchmarks/gpu_bench.py", "--model", model, "--json", str(target), *extra]
             if args.smoke_cpu:
                 command.append("--smoke-cpu")
-            record = run.step(f"train steps {model}", command, 60 if args.smoke_cpu else 150)
+            record = run.step(f"train steps {model}", command, 240 if args.smoke_cpu else 150)
             if target.is_file():
                 result["train_steps"][model] = json.loads(target.read_text())
 
@@ -186,7 +186,7 @@ def run_all(args) -> int:
                    "--set", "data.preload=true", "--workers", "4"])
         env = {"SLR_CACHE_DIR": str(Path(tmp) / "cache")}
         run.step("slr-phoenix train", [py, "-m", "slr_phoenix", "train", *config, "--out", str(run_dir),
-                                       "--no-progress"], 120 if args.smoke_cpu else 200, env=env)
+                                       "--no-progress"], 400 if args.smoke_cpu else 200, env=env)
         results_file = run_dir / "results.json"
         result["phoenix_train"] = json.loads(results_file.read_text()) if results_file.is_file() else None
         history = run_dir / "history.json"

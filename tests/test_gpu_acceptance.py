@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_gpu_acceptance_smoke_cpu(tmp_path):
     proc = subprocess.run([sys.executable, "benchmarks/gpu_acceptance.py", "run", "--smoke-cpu", "--out",
-                           str(tmp_path), "--budget-s", "400"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=500)
+                           str(tmp_path), "--budget-s", "1200"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=1300)  # generous caps: a loaded 2-core CI machine; ~25 s when idle
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     result = json.loads((tmp_path / "gpu_acceptance.json").read_text())
     steps = {s["step"]: s["status"] for s in result["steps"]}
