@@ -32,15 +32,15 @@ def test_fresh_venv_install_without_torch(tmp_path):
         check=False,
     )
     if proc.returncode != 0 and any(marker in proc.stdout + proc.stderr for marker in _OFFLINE):
-        pytest.skip(f"no package index reachable for hatchling/numpy: {proc.stderr.strip()[-300:]}")
+        pytest.skip(f"no package index reachable for hatchling: {proc.stderr.strip()[-300:]}")
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     listed = subprocess.run(
         [str(python), "-m", "pip", "list", "--format=json"], capture_output=True, text=True, check=True
     ).stdout
     names = {item["name"].lower() for item in json.loads(listed)}
-    assert "torch" not in names and "numpy" in names and "slr-metrics" in names
-    assert names <= {"pip", "setuptools", "wheel", "numpy", "slr-metrics"}, names
+    assert "torch" not in names and "numpy" not in names and "slr-metrics" in names
+    assert names <= {"pip", "setuptools", "wheel", "slr-metrics"}, names
 
     write_stm(tmp_path / "ref.stm", {"u1": "A B C D E".split(), "u2": ["X"]})
     write_ctm(tmp_path / "hyp.ctm", {"u1": "X Y Z A B".split()})
