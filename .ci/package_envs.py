@@ -20,6 +20,7 @@ in slr-metrics (torch is only its ``dist`` extra) or ``import slr_models`` in sl
 
     .hatch/slr/bin/python .ci/package_envs.py                      # every package, its tests
     .hatch/slr/bin/python .ci/package_envs.py slr-metrics -- -x -q # one package, pytest arguments
+    .hatch/slr/bin/python .ci/package_envs.py slr-data -- packages/slr-data/tests/test_frames.py
     .hatch/slr/bin/python .ci/package_envs.py --build-only slr-data
 
 Run it with the shared environment's interpreter (its ``packaging`` evaluates requirement markers).
@@ -302,7 +303,10 @@ def main(argv: list[str] | None = None) -> int:
             tests = workspace()[canonicalize_name(package)].root / "tests"
             print(f"[package-envs] {package}: env built in {built:.1f}s; pytest {tests.relative_to(ROOT)}",
                   flush=True)
-            proc = subprocess.run([str(python), "-m", "pytest", str(tests.relative_to(ROOT)), *pytest_args],
+            # Test files or folders among the pytest arguments replace the package's whole tests/.
+            named = [a for a in pytest_args if not a.startswith("-") and (ROOT / a.split("::")[0]).exists()]
+            where = [] if named else [str(tests.relative_to(ROOT))]
+            proc = subprocess.run([str(python), "-m", "pytest", *where, *pytest_args],
                                   cwd=ROOT, env=isolated_environ(), check=False)
             took = time.monotonic() - start
             print(f"[package-envs] {package}: pytest exit {proc.returncode} after {took:.0f}s", flush=True)
