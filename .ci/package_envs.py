@@ -135,6 +135,8 @@ def resolve(requirements: list[tuple[str, str]], members: dict[str, Member], sha
     while queue:
         text, origin = queue.pop()
         req = Requirement(text)
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            continue  # e.g. "foo; sys_platform == 'win32'" in a pyproject
         name = canonicalize_name(req.name)
         if name in members:
             member = members[name]
