@@ -67,6 +67,7 @@ class Project:
     dependencies: frozenset[str]
     extras: dict[str, frozenset[str]]
     test_group: frozenset[str]
+    scripts: frozenset[str]  # modules of [project.scripts] targets
 
     @property
     def optional(self) -> frozenset[str]:
@@ -82,6 +83,7 @@ def load(root: Path) -> Project:
         dependencies=frozenset(map(req_name, project.get("dependencies", ()))),
         extras={k: frozenset(map(req_name, v)) for k, v in project.get("optional-dependencies", {}).items()},
         test_group=frozenset(map(req_name, data.get("dependency-groups", {}).get("test", ()))),
+        scripts=frozenset(v.split(":")[0] for v in project.get("scripts", {}).values()),
     )
 
 
@@ -119,7 +121,8 @@ def _module_name(path: Path, src: Path | None) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def scan(files: list[Path], base: Path, src: Path | None = None) -> Imports:
+def scan(files: list[Path], base: Path, src: Path | None = None,
+         entries: frozenset[str] = frozenset()) -> Imports:
     """Imports in ``files``; a module under ``src`` that its own package imports only lazily (never at
     module level, and not ``__init__``/``__main__``/a console script) counts as lazy as a whole, so its
     module-level imports are lazy too (e.g. slr_models.ops.conv_triton, which needs triton)."""
@@ -158,7 +161,7 @@ def scan(files: list[Path], base: Path, src: Path | None = None) -> Imports:
         visit(ast.parse(path.read_text(), str(path)), False, path, module, per_file.setdefault(module, []))
 
     own = {m.split(".")[0] for m in per_file} if src is not None else set()
-    entry = {m for m in per_file if m.split(".")[-1] == "__main__" or "." not in m}
+    entry = {m for m in per_file if m.split(".")[-1] == "__main__" or "." not in m} | entries
     eagerly = {n for recs in per_file.values() for n, lazy, _ in recs if not lazy}
     lazily = {n for recs in per_file.values() for n, lazy, _ in recs if lazy}
     lazy_modules = {m for m in per_file if m in lazily and m not in eagerly and m not in entry and own}
@@ -200,7 +203,8 @@ def _by_dist(found: dict[str, list[str]], declared: frozenset[str]) -> dict[str,
 
 
 def src_imports(project: Project) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    found = scan(sorted((project.root / "src").rglob("*.py")), project.root, project.root / "src")
+    src = project.root / "src"
+    found = scan(sorted(src.rglob("*.py")), project.root, src, project.scripts)
     declared = project.dependencies | project.optional
     required = {d: w for d, w in _by_dist(found.required, declared).items() if d != project.name}
     lazy = {d: w for d, w in _by_dist(found.lazy, declared).items()
@@ -272,10 +276,13 @@ def test_indirect_entries_are_still_declared():
         assert dist not in required and dist not in lazy, f"{name} now imports {dist}: drop it from INDIRECT"
 
 
-def _project(tmp_path: Path, deps: list[str], code: str, extras: dict | None = None) -> Project:
+def _project(tmp_path: Path, deps: list[str], code: str, extras: dict | None = None,
+             **modules: str) -> Project:
     root = tmp_path / f"case{len(list(tmp_path.iterdir()))}"
     (root / "src" / "pkg").mkdir(parents=True)
     (root / "src" / "pkg" / "__init__.py").write_text(code)
+    for name, text in modules.items():
+        (root / "src" / "pkg" / f"{name}.py").write_text(text)
     lines = ["[project]", 'name = "pkg"', f"dependencies = {deps!r}".replace("'", '"')]
     if extras:
         lines.append("[project.optional-dependencies]")
@@ -301,3 +308,16 @@ def test_the_scan_sees_cross_package_and_guarded_imports(tmp_path):
     ]
     fixed = _project(tmp_path, ["numpy", "slr-models"], code, {"dist": ["torch", "pyyaml"]})
     assert src_problems(fixed) == []
+
+
+def test_a_module_imported_only_lazily_makes_its_imports_lazy(tmp_path):
+    """pkg.fast needs triton at import time but pkg imports it only inside a function: triton is
+    optional (an extra suffices); once another module imports pkg.fast eagerly it is required."""
+    init = "def kernel():\n    from .fast import run\n    return run\n"
+    fast = "import triton\nrun = triton.jit\n"
+    project = _project(tmp_path, [], init, {"cuda": ["triton"]}, fast=fast)
+    assert src_imports(project) == ({}, {"triton": ["src/pkg/fast.py:1"]})
+    assert src_problems(project) == []
+    eager = _project(tmp_path, [], init, {"cuda": ["triton"]}, fast=fast, api="from pkg.fast import run\n")
+    assert src_problems(eager) == ["imports triton at module level but [project] dependencies lack it "
+                                   "(it is only in an extra: import it lazily): src/pkg/fast.py:1"]
