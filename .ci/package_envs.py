@@ -255,6 +255,9 @@ def build(package: str, env_dir: Path, shared_env: Path, root: Path = ROOT, with
     origin = str(member.root / "pyproject.toml")
     wanted = [(name, origin)] + ([(r, origin) for r in member.test_requirements] if with_tests else [])
     res = resolve(wanted, members, shared_site)
+    if res.absent:
+        print(f"[package-envs] {name}: requirements of shared-env distributions that the shared env lacks "
+              f"too (not exposed): {', '.join(sorted(res.absent))}", file=sys.stderr, flush=True)
 
     venv.EnvBuilder(with_pip=False, clear=True, symlinks=True).create(env_dir)
     site = site_packages(env_dir)
