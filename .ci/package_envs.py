@@ -305,12 +305,12 @@ def main(argv: list[str] | None = None) -> int:
             if args.build_only:
                 print(f"[package-envs] {package}: built {python} in {built:.1f}s", flush=True)
                 continue
-            tests = workspace()[canonicalize_name(package)].root / "tests"
-            print(f"[package-envs] {package}: env built in {built:.1f}s; pytest {tests.relative_to(ROOT)}",
-                  flush=True)
+            tests = members[canonicalize_name(package)].root / "tests"
             # Test files or folders among the pytest arguments replace the package's whole tests/.
             named = [a for a in pytest_args if not a.startswith("-") and (ROOT / a.split("::")[0]).exists()]
             where = [] if named else [str(tests.relative_to(ROOT))]
+            print(f"[package-envs] {package}: env built in {built:.1f}s; pytest {' '.join(where or named)}",
+                  flush=True)
             proc = subprocess.run([str(python), "-m", "pytest", *where, *pytest_args],
                                   cwd=ROOT, env=isolated_environ(), check=False)
             took = time.monotonic() - start
