@@ -17,5 +17,6 @@ def test_readme_has_examples():
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_example_runs(index, models_seed, capsys):
-    exec(compile(BLOCKS[index], f"{README}:python-block-{index}", "exec"), {"__name__": "readme_example"})
+    code = compile(BLOCKS[index], f"{README}:python-block-{index}", "exec", dont_inherit=True)  # not our __future__
+    exec(code, {"__name__": "readme_example"})
     assert capsys.readouterr().out  # every example prints something

@@ -29,11 +29,11 @@ from typing import Any, Mapping
 import yaml
 from slr_data import HeatmapConfig
 from slr_data.transforms import PROFILES
+from slr_models.decoding import list_decoders
 from slr_train import TrainConfig
 from slr_train.config import dataclass_from_dict
 
 CORPORA = ("synthetic", "phoenix2014", "phoenix2014t")
-DECODERS = ("beam", "greedy")
 BUILTIN_CONFIGS = ("tiny", "base", "mamba_slr")
 DATA_ROOT_ENV = "SLR_PHOENIX_ROOT"
 CACHE_ENV = "SLR_CACHE_DIR"
@@ -169,9 +169,11 @@ class ModelSettings:
 class EvalSettings:
     """Final evaluation of the best checkpoint: decoder and the scoring protocol.
 
-    ``protocol`` names an ``slr_metrics`` protocol (``phoenix2014`` is the official PHOENIX-2014
-    evaluation). During training dev is scored under the same protocol with ``dev_decoder``
-    (``greedy``, or ``beam`` with ``beam_size``), which also picks the best checkpoint.
+    ``decoder`` and ``dev_decoder`` name registered ``slr_models`` decoders
+    (``slr_models.list_decoders()``: ``greedy``, ``beam``, ``prefix_beam``, ``torchaudio_beam``);
+    ``beam_size`` is their ``beam_size`` where they have one. ``protocol`` names an ``slr_metrics``
+    protocol (``phoenix2014`` is the official PHOENIX-2014 evaluation). During training dev is
+    scored under the same protocol with ``dev_decoder``, which also picks the best checkpoint.
     """
 
     decoder: str = "beam"
@@ -181,9 +183,10 @@ class EvalSettings:
     dev_decoder: str = "greedy"
 
     def __post_init__(self) -> None:
-        _check(self.decoder in DECODERS, "eval.decoder", f"must be one of {DECODERS}, got {self.decoder!r}")
-        _check(self.dev_decoder in DECODERS, "eval.dev_decoder",
-               f"must be one of {DECODERS}, got {self.dev_decoder!r}")
+        for key in ("decoder", "dev_decoder"):
+            name = getattr(self, key)
+            _check(name in list_decoders(), f"eval.{key}",
+                   f"must be one of the registered decoders {tuple(list_decoders())}, got {name!r}")
         _check(self.beam_size >= 1, "eval.beam_size", f"must be >= 1, got {self.beam_size}")
         object.__setattr__(self, "splits", tuple(self.splits))
         bad = [s for s in self.splits if s not in ("dev", "test")]
