@@ -88,11 +88,9 @@ def _decoder_class(name: str) -> type[Decoder]:
 
 def decoder_options(name: str) -> dict[str, Any]:
     """The options of decoder ``name`` with their defaults, in declaration order."""
-    config = _decoder_class(name).Config
-    return {
-        f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        for f in dataclasses.fields(config)
-    }
+    fields = dataclasses.fields(_decoder_class(name).Config)
+    no_default = dataclasses.MISSING
+    return {f.name: f.default if f.default is not no_default else f.default_factory() for f in fields}
 
 
 def create_decoder(name: str, **options: Any) -> Decoder:
