@@ -239,7 +239,14 @@ class AlbumentationsVideoTransform:
         frames = self._frames(out["images"], count)
         points = None
         if keypoints is not None:
-            points = np.asarray(out["keypoints"], dtype=np.float32)[:, :2].reshape(keypoints.shape)
+            points = np.asarray(out["keypoints"], dtype=np.float32)[:, :2]
+            expected = keypoints.shape[0] * keypoints.shape[1]
+            if len(points) != expected:
+                raise AlbumentationsFactoryError(
+                    self.config.factory, f"pipeline returned {len(points)} of the {expected} keypoints "
+                    "(it must keep every keypoint, in order)"
+                )
+            points = points.reshape(keypoints.shape)
         maps = None
         if heatmaps is not None:
             maps = np.ascontiguousarray(np.asarray(out["masks"], dtype=np.float32).transpose(0, 3, 1, 2))
