@@ -23,7 +23,11 @@ from slr_data import (  # noqa: E402
     load_phoenix2014,
 )
 from slr_data.heatmaps import render_heatmaps  # noqa: E402
-from slr_data.transforms import AlbumentationsFactoryError, MissingDependencyError  # noqa: E402
+from slr_data.transforms import (  # noqa: E402
+    AlbumentationsFactoryError,
+    MissingDependencyError,
+    transform_config_from_dict,
+)
 
 MODULE = "slr_albu_test_factories"
 FACTORIES = """
@@ -184,6 +188,13 @@ def test_factory_errors_name_the_path(path, message):
     with pytest.raises(AlbumentationsFactoryError, match=re.escape(message)) as info:
         AlbumentationsConfig(path)
     assert repr(path) in str(info.value)
+
+
+def test_the_config_round_trips_through_a_dict():
+    config = AlbumentationsConfig(f"{MODULE}:crop_rotate", size=(24, 32), train=False, mean=(0.5, 0.4, 0.3))
+    assert transform_config_from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match=r"albumentations transform config: unknown field\(s\) \['colour'\]"):
+        transform_config_from_dict({**config.to_dict(), "colour": 1})
 
 
 def test_dotted_attribute_and_output_size_checked():
