@@ -60,6 +60,9 @@ def resize_16():
 def one_of():
     return A.OneOf([A.HorizontalFlip()])
 
+def needs_size(size):
+    return A.Compose([A.Resize(size, size)])
+
 NOT_CALLABLE = 3
 
 class Factories:
@@ -182,6 +185,7 @@ def test_eval_mode_is_deterministic_and_the_transform_pickles():
         (f"{MODULE}:missing", f"module '{MODULE}' has no attribute 'missing'"),
         (f"{MODULE}:NOT_CALLABLE", "'NOT_CALLABLE' is a int, not a function"),
         (f"{MODULE}:one_of", "returned a OneOf, expected an albumentations.Compose"),
+        (f"{MODULE}:needs_size", "calling it failed: TypeError: needs_size() missing 1 required positional"),
     ],
 )
 def test_factory_errors_name_the_path(path, message):
@@ -193,6 +197,8 @@ def test_factory_errors_name_the_path(path, message):
 def test_the_config_round_trips_through_a_dict():
     config = AlbumentationsConfig(f"{MODULE}:crop_rotate", size=(24, 32), train=False, mean=(0.5, 0.4, 0.3))
     assert transform_config_from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="train must be True or False"):
+        AlbumentationsConfig(f"{MODULE}:crop_rotate", train="no")
     with pytest.raises(ValueError, match=r"albumentations transform config: unknown field\(s\) \['colour'\]"):
         transform_config_from_dict({**config.to_dict(), "colour": 1})
 

@@ -131,13 +131,19 @@ class AlbumentationsConfig:
         _check_norm(self.mean, self.std)
         object.__setattr__(self, "mean", tuple(float(m) for m in self.mean))
         object.__setattr__(self, "std", tuple(float(s) for s in self.std))
-        object.__setattr__(self, "train", bool(self.train))
+        if not isinstance(self.train, bool):
+            raise ValueError(f"train must be True or False, got {self.train!r}")
         self.build_pipeline()
 
     def build_pipeline(self):
         """Import ``factory``, call it and return its ``albumentations.Compose``."""
         albumentations = import_albumentations()
-        pipeline = _load_factory(self.factory)()
+        factory = _load_factory(self.factory)
+        try:
+            pipeline = factory()
+        except Exception as exc:  # the user's code: report it as a config error naming the path
+            message = f"calling it failed: {type(exc).__name__}: {exc}"
+            raise AlbumentationsFactoryError(self.factory, message) from exc
         if not isinstance(pipeline, albumentations.Compose):
             raise AlbumentationsFactoryError(
                 self.factory, f"returned a {type(pipeline).__name__}, expected an albumentations.Compose"
