@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slr_data import (
+    AlbumentationsConfig,
     Corpus,
     EvalTransformConfig,
     FrameReadError,
@@ -26,6 +27,7 @@ from slr_data import (
     write_stm,
 )
 from slr_data.synth import KEYPOINTS_FILE
+from slr_data.transforms import ALBUMENTATIONS_PROFILE
 from slr_train import EvalSet, TrainSet
 from slr_train.atomic import atomic_write_bytes
 
@@ -127,7 +129,17 @@ class RunData:
 def eval_transform_config(settings: DataSettings, img_size: int) -> EvalTransformConfig:
     """The eval transform of the run's train profile (``data.augment``): it sees what training sees on
     average (``"mamba_slr"``: the original's resize 256 / centre crop 224)."""
+    if settings.augment == ALBUMENTATIONS_PROFILE:  # a user's pipeline: the reference recipe's eval
+        return eval_preset(img_size, profile="phoenix")
     return eval_preset(img_size, profile=settings.augment)
+
+
+def train_transform_config(settings: DataSettings, img_size: int):
+    """The train transform of ``data.augment``: a profile's :func:`slr_data.train_preset`, or the
+    user's albumentations pipeline (its factory is imported and called here)."""
+    if settings.augment == ALBUMENTATIONS_PROFILE:
+        return AlbumentationsConfig(settings.albumentations_factory, size=img_size)
+    return train_preset(img_size, profile=settings.augment)
 
 
 def _heatmaps(settings: DataSettings, keypoints: KeypointSet | None):
@@ -150,7 +162,7 @@ def build_run_data(corpus: Corpus, settings: DataSettings, img_size: int, seed: 
     vocab = corpus.vocab
     train_records = corpus["train"]
     keypoints = load_run_keypoints(settings)
-    train_ds = VideoDataset(train_records, vocab, train_preset(img_size, profile=settings.augment),
+    train_ds = VideoDataset(train_records, vocab, train_transform_config(settings, img_size),
                             temporal=temporal_config(settings), on_error=settings.on_error,
                             preload=settings.preload, decode_threads=settings.num_decode_threads,
                             keypoints=keypoints, heatmaps=_heatmaps(settings, keypoints))

@@ -28,7 +28,8 @@ from typing import Any, Mapping
 
 import yaml
 from slr_data import HeatmapConfig
-from slr_data.transforms import PROFILES
+from slr_data.transforms import ALBUMENTATIONS_PROFILE, PROFILES
+from slr_data.transforms.albumentations_adapter import AlbumentationsFactoryError, parse_factory_path
 from slr_models.decoding import list_decoders
 from slr_train import TrainConfig
 from slr_train.config import dataclass_from_dict
@@ -66,7 +67,12 @@ class DataSettings:
         augment: train augmentation profile of :func:`slr_data.train_preset`, one of
             ``slr_data.transforms.PROFILES`` (``phoenix``: the reference recipe; ``synthetic``:
             mild, colour-preserving; ``mamba_slr``: Mamba_SLR's); evaluation uses the profile's
-            :func:`slr_data.eval_preset`.
+            :func:`slr_data.eval_preset`. ``albumentations``: the user's own albumentations pipeline
+            ``albumentations_factory`` (:class:`slr_data.AlbumentationsConfig`), evaluated with the
+            ``phoenix`` profile's eval transform.
+        albumentations_factory: ``"package.module:function"`` returning an ``albumentations.Compose``
+            (``augment: albumentations`` only); code the config names explicitly, imported when the
+            train set is built.
         temporal: :class:`slr_data.TemporalConfig` fields for training (eval keeps every
             ``frame_interval``-th frame, no rescaling).
         batch_size: videos per training batch (per process).
@@ -105,6 +111,7 @@ class DataSettings:
     keypoints: str | None = None
     keypoint_frame_size: str | None = None
     heatmaps: Mapping[str, Any] = field(default_factory=dict)
+    albumentations_factory: str | None = None
 
     def __post_init__(self) -> None:
         _check(self.corpus in CORPORA, "data.corpus", f"must be one of {CORPORA}, got {self.corpus!r}")
@@ -112,7 +119,9 @@ class DataSettings:
                f"corpus {self.corpus!r} needs the corpus folder (--data-root or ${DATA_ROOT_ENV})")
         _check(self.batch_size is not None or self.max_frames is not None, "data.batch_size",
                "give batch_size, max_frames or both")
-        _check(self.augment in PROFILES, "data.augment", f"must be one of {PROFILES}, got {self.augment!r}")
+        augments = (*PROFILES, ALBUMENTATIONS_PROFILE)
+        _check(self.augment in augments, "data.augment", f"must be one of {augments}, got {self.augment!r}")
+        self._check_albumentations()
         _check(self.on_error in ("raise", "skip"), "data.on_error", f"must be 'raise' or 'skip', got {self.on_error!r}")
         object.__setattr__(self, "synthetic", dict(self.synthetic))
         object.__setattr__(self, "temporal", dict(self.temporal))
@@ -124,6 +133,19 @@ class DataSettings:
                "data.keypoints", f"must be a file path or '{SYNTHETIC_KEYPOINTS}', got {self.keypoints!r}")
         self.keypoint_frame_wh()
         self.heatmap_config()
+
+    def _check_albumentations(self) -> None:
+        if self.augment != ALBUMENTATIONS_PROFILE:
+            _check(self.albumentations_factory is None, "data.albumentations_factory",
+                   f"is only used with data.augment: {ALBUMENTATIONS_PROFILE} (augment is {self.augment!r})")
+            return
+        _check(self.albumentations_factory, "data.albumentations_factory",
+               f"needed with data.augment: {ALBUMENTATIONS_PROFILE}: the import path "
+               "'package.module:function' of a function returning an albumentations.Compose")
+        try:
+            parse_factory_path(self.albumentations_factory)
+        except AlbumentationsFactoryError as exc:
+            raise ConfigError(f"data.albumentations_factory: {exc}") from None
 
     def keypoint_frame_wh(self) -> tuple[int, int] | None:
         """``data.keypoint_frame_size`` as ``(width, height)``, ``None`` for ``native``."""

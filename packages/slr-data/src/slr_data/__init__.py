@@ -50,6 +50,8 @@ from slr_data.synth import SynthConfig, SynthCorpus, generate_synthetic_corpus
 from slr_data.temporal import TemporalConfig, sample_frame_indices
 from slr_data.textio import read_text_lines
 from slr_data.transforms import (
+    AlbumentationsConfig,
+    AlbumentationsVideoTransform,
     EvalTransformConfig,
     RandAugmentConfig,
     TimmRandAugmentConfig,
@@ -68,6 +70,8 @@ __all__ = [
     "LIMIT_ENV_VARS",
     "NUM_KEYPOINTS",
     "TWOSTREAM_FRAME_SIZE",
+    "AlbumentationsConfig",
+    "AlbumentationsVideoTransform",
     "Corpus",
     "DataError",
     "DataFormatError",
