@@ -8,8 +8,12 @@ A run is described by one :class:`AppConfig` with four parts:
 * ``train``: :class:`slr_train.TrainConfig` (optimiser, precision, EMA, checkpoints, engine, ...);
 * ``eval`` (:class:`EvalSettings`): decoder, beam size and scoring protocol.
 
-YAML files hold any subset of these keys; missing keys take the defaults below, unknown keys
-are an error naming the file and the key. ``load_config`` starts from a built-in file
+YAML files hold any subset of these keys; missing keys take the defaults below. Every section is a
+frozen dataclass, nested all the way down (``data.synthetic``: :class:`slr_data.SynthConfig`,
+``data.temporal``: :class:`slr_data.TemporalConfig`, ``data.heatmaps``: :class:`HeatmapSettings`),
+built by :func:`slr_phoenix.schema.build`: unknown keys, wrong types and invalid values are a
+one-line :class:`ConfigError` naming the file, the dotted key, the value and what is allowed, and
+the model, protocol, decoder and corpus names are looked up when the config is loaded. ``load_config`` starts from a built-in file
 (``tiny``/``base``/``mamba_slr``) or a path, applies ``key.path=value`` overrides, and validates everything
 by building the dataclasses. ``AppConfig.to_dict()`` is the fully resolved config saved as
 ``config.yaml`` in every run directory.
