@@ -60,8 +60,8 @@ def check_fields(cls: type, data: Any, prefix: str = "") -> dict[str, Any]:
     for name, value in data.items():
         key, hint = _dotted(prefix, name), hints[name]
         if dataclasses.is_dataclass(hint):
-            given = isinstance(value, hint)
-            kwargs[name] = value if given else build(hint, {} if value is None else value, key)
+            built = isinstance(value, hint)  # already the dataclass (a constructor argument)
+            kwargs[name] = value if built else build(hint, {} if value is None else value, key)
         elif _matches(value, hint):
             kwargs[name] = value
         else:
