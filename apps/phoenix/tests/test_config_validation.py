@@ -220,8 +220,9 @@ def test_a_config_yaml_written_before_the_typed_sections_still_loads(tmp_path: P
 def test_evaluation_sampling_is_the_training_one_without_randomness():
     from slr_phoenix.data import eval_temporal_config
 
-    config = load_config("tiny", ["data.temporal={frame_interval: 2, rescale: 0.2, max_frames: 50, min_frames: 3}"])
-    assert config.data.temporal == TemporalConfig(frame_interval=2, random_offset=True, rescale=0.2, max_frames=50,
-                                                  min_frames=3)
-    assert eval_temporal_config(config.data) == TemporalConfig(frame_interval=2, random_offset=False, rescale=0.0,
-                                                               max_frames=None, min_frames=3)
+    temporal = "data.temporal={frame_interval: 2, rescale: 0.2, max_frames: 50, min_frames: 3}"
+    config = load_config("tiny", [temporal])
+    assert config.data.temporal == TemporalConfig(frame_interval=2, random_offset=True, rescale=0.2,
+                                                  max_frames=50, min_frames=3)
+    assert eval_temporal_config(config.data) == TemporalConfig(frame_interval=2, random_offset=False,
+                                                               rescale=0.0, max_frames=None, min_frames=3)
