@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,7 @@ _log = logging.getLogger(__name__)
 
 
 def synthetic_config(settings: DataSettings) -> SynthConfig:
-    return SynthConfig.from_dict(dict(settings.synthetic))
+    return settings.synthetic
 
 
 def synthetic_root(settings: DataSettings) -> Path:
@@ -106,14 +107,12 @@ def load_run_keypoints(settings: DataSettings) -> KeypointSet | None:
 
 
 def temporal_config(settings: DataSettings) -> TemporalConfig:
-    return TemporalConfig(**settings.temporal)
+    return settings.temporal
 
 
 def eval_temporal_config(settings: DataSettings) -> TemporalConfig:
     """Evaluation keeps every ``frame_interval``-th frame from the first, nothing random."""
-    train = temporal_config(settings)
-    return TemporalConfig(frame_interval=train.frame_interval, random_offset=False, rescale=0.0,
-                          max_frames=None, min_frames=train.min_frames)
+    return dataclasses.replace(temporal_config(settings), random_offset=False, rescale=0.0, max_frames=None)
 
 
 @dataclass(frozen=True)

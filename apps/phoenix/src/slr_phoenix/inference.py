@@ -204,7 +204,7 @@ def bundle_app_config(loaded: LoadedModel, data_root: str | Path, splits: Sequen
         "name": loaded.checkpoint.stem,
         "data": {"corpus": "phoenix2014", "root": str(Path(data_root).expanduser()), "resolution": frame_tree,
                  "preload": False},
-        "model": {"name": loaded.model.config.name},
+        # no "model": the bundle's own (its config, e.g. "mamba_slr_import", names no registered model)
         "train": {"precision": {"dtype": "fp32"}},
         "eval": {"decoder": "beam", "beam_size": 5, "protocol": "phoenix2014", "splits": list(splits)},
     }, source=f"{loaded.checkpoint} (bundle defaults)")
