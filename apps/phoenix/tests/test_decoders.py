@@ -106,7 +106,7 @@ def test_settings_name_registered_decoders_and_are_built_through_the_registry(co
 def test_unregistered_decoder_names_are_config_errors(key):
     names = tuple(list_decoders())
     assert {"beam", "greedy", "prefix_beam", "torchaudio_beam"} <= set(names)
-    message = f"eval.{key}: must be one of the registered decoders {names}, got 'viterbi'"
+    message = f"eval.{key}: must be one of {names}, got 'viterbi'"
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_config("tiny", [f"eval.{key}=viterbi"])
 
