@@ -172,6 +172,7 @@ class EvalSettings:
     ``protocol`` names an ``slr_metrics`` protocol (``phoenix2014`` is the official PHOENIX-2014
     evaluation). During training dev is scored under the same protocol with ``dev_decoder``
     (``greedy``, or ``beam`` with ``beam_size``), which also picks the best checkpoint.
+    ``report_utterances``: the worst dev utterances ``report.html`` shows with alignment views.
     """
 
     decoder: str = "beam"
@@ -179,8 +180,11 @@ class EvalSettings:
     protocol: str = "phoenix2014"
     splits: tuple[str, ...] = ("dev", "test")
     dev_decoder: str = "greedy"
+    report_utterances: int = 4
 
     def __post_init__(self) -> None:
+        _check(self.report_utterances >= 0, "eval.report_utterances",
+               f"must be >= 0, got {self.report_utterances}")
         _check(self.decoder in DECODERS, "eval.decoder", f"must be one of {DECODERS}, got {self.decoder!r}")
         _check(self.dev_decoder in DECODERS, "eval.dev_decoder",
                f"must be one of {DECODERS}, got {self.dev_decoder!r}")
