@@ -208,8 +208,14 @@ def render_alignment_view(view: AlignmentView, *, max_thumbnails: int = 24) -> R
 
         fig.text(LEFT_PX / WIDTH_PX, 1 - 18 / total_px, view.title, fontsize=11, weight="bold", va="center")
         hyp_text = " ".join(s.gloss for s in view.spans) or "(nothing decoded)"
-        fig.text(LEFT_PX / WIDTH_PX, 1 - 36 / total_px, f"hyp: {hyp_text}"[:220] + (
-            f"   {view.subtitle}" if view.subtitle else ""), fontsize=FONT_SIZE, va="center", color="#57606a")
+        if view.subtitle:
+            fig.text(1 - RIGHT_PX / WIDTH_PX, 1 - 18 / total_px, view.subtitle, fontsize=FONT_SIZE,
+                     va="center", ha="right", color="#57606a")
+        hyp_line = f"hyp: {hyp_text}"
+        if len(hyp_line) > 230:
+            hyp_line = hyp_line[:228] + " …"
+        fig.text(LEFT_PX / WIDTH_PX, 1 - 36 / total_px, hyp_line, fontsize=FONT_SIZE, va="center",
+                 color="#57606a")
         skip("title")
         strip = axes("strip")
         _draw_strip(strip, thumbs, view.keypoints, num_frames)

@@ -84,8 +84,17 @@ def _cell(value: Any, numeric: bool = False, digits: int = 2) -> str:
 
 
 def _split_table(results: Mapping[str, Any], splits: Sequence[str]) -> str:
-    rows = [[_cell(split)] + [_cell(results[split].get(k), numeric=True) for k in SPLIT_KEYS]
-            for split in splits]
+    """WER / N / C / S / D / I / utterances per split; each cell also holds its exact value as
+    ``data-key`` / ``data-value`` (JSON), so the page can be checked against ``results.json``."""
+    rows = []
+    for split in splits:
+        cells = [_cell(split)]
+        for key in SPLIT_KEYS:
+            value = results[split].get(key)
+            exact = _e(json.dumps(value if not isinstance(value, float) or math.isfinite(value) else None))
+            cells.append(f'<td class="num" data-split="{_e(split)}" data-key="{key}" data-value="{exact}">'
+                         f"{_num(value)}</td>")
+        rows.append(cells)
     return _table(["split", "WER %", "N", "C", "S", "D", "I", "utterances"], rows, "wer")
 
 

@@ -25,8 +25,9 @@ from slr_phoenix.alignment_view import thumbnail_positions
 from slr_phoenix.ctc_alignment import ctc_path, path_spans
 from slr_phoenix.settings import ConfigError
 
-__all__ = ["MAX_THUMBNAILS", "THUMBNAIL_HEIGHT", "build_view", "forward_log_probs", "plot_file_name",
-           "prediction_view", "score_split", "utterance_views", "worst_utterances", "write_utterance_plots"]
+__all__ = ["MAX_THUMBNAILS", "THUMBNAIL_HEIGHT", "PredictionPlots", "build_view", "check_plot_ids",
+           "eval_view", "forward_log_probs", "plot_file_name", "prediction_plot_paths", "prediction_view", "score_split",
+           "utterance_views", "worst_utterances", "write_utterance_plots"]
 
 MAX_THUMBNAILS = 24
 THUMBNAIL_HEIGHT = 96
@@ -117,24 +118,28 @@ def worst_utterances(report: ScoreReport, count: int) -> list[UtteranceResult]:
     return sorted(report.utterances, key=key)[:max(count, 0)]
 
 
+def eval_view(model: torch.nn.Module, dataset, index: int, vocab, report: ScoreReport,
+              hypotheses: dict[str, list[str]]) -> AlignmentView:
+    """The view of item ``index`` of an evaluated split's ``dataset``, scored as in ``report``,
+    with the decoded glosses ``hypotheses[utt_id]`` (the CTM's) and the item's keypoints if any."""
+    utt_id = dataset.records[index].video_id
+    scored = report.utterance(utt_id)
+    glosses = hypotheses.get(utt_id, [])
+    log_probs = forward_log_probs(model, dataset[index])
+    thumbnails, keypoints = _eval_thumbnails(dataset, index)
+    c = scored.counts
+    subtitle = (f"signer {scored.speaker}; WER {c.wer:.1f} % (S {c.S}, D {c.D}, I {c.I} of {c.N})"
+                if c.N else f"signer {scored.speaker}")
+    return build_view(utt_id, log_probs, vocab.encode(glosses, context=utt_id), glosses, thumbnails,
+                      keypoints=keypoints, scored=scored, subtitle=subtitle)
+
+
 def utterance_views(model: torch.nn.Module, dataset, vocab, report: ScoreReport,
                     hypotheses: dict[str, list[str]], utt_ids: Sequence[str]) -> dict[str, RenderedView]:
-    """Rendered views of ``utt_ids`` of an evaluated split (``dataset``: its eval dataset)."""
+    """Rendered views (:func:`eval_view`) of ``utt_ids`` of an evaluated split."""
     position = {record.video_id: k for k, record in enumerate(dataset.records)}
-    out: dict[str, RenderedView] = {}
-    for utt_id in utt_ids:
-        index = position[utt_id]
-        scored = report.utterance(utt_id)
-        glosses = hypotheses.get(utt_id, [])
-        log_probs = forward_log_probs(model, dataset[index])
-        thumbnails, keypoints = _eval_thumbnails(dataset, index)
-        c = scored.counts
-        subtitle = (f"signer {scored.speaker}; WER {c.wer:.1f} % (S {c.S}, D {c.D}, I {c.I} of {c.N})"
-                    if c.N else f"signer {scored.speaker}")
-        view = build_view(utt_id, log_probs, vocab.encode(glosses, context=utt_id), glosses, thumbnails,
-                          keypoints=keypoints, scored=scored, subtitle=subtitle)
-        out[utt_id] = render_alignment_view(view, max_thumbnails=MAX_THUMBNAILS)
-    return out
+    views = {u: eval_view(model, dataset, position[u], vocab, report, hypotheses) for u in utt_ids}
+    return {u: render_alignment_view(view, max_thumbnails=MAX_THUMBNAILS) for u, view in views.items()}
 
 
 def plot_file_name(split: str, utt_id: str) -> str:
