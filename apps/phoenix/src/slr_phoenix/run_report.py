@@ -239,14 +239,14 @@ def try_write_run_report(out_dir: Path, **kwargs: Any) -> Path | None:
 
 def write_rescore_report(loaded, config, result: Mapping[str, Any], evals, out_dir: Path) -> Path | None:
     """``evaluate``'s report in ``out_dir``: the re-scored splits, the training curves of the
-    checkpoint's run directory when it has a ``history.json``, the stored model's views."""
+    checkpoint's run directory when it has a ``history.json`` (``{"history": [...], ...}``), views."""
     history = None
     if not loaded.is_bundle:
         history_path = Path(loaded.checkpoint).parent.parent / "history.json"
         if history_path.is_file():
             try:
-                history = json.loads(history_path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
+                history = json.loads(history_path.read_text(encoding="utf-8")).get("history")
+            except (OSError, ValueError, AttributeError) as exc:
                 _log.warning("%s: not read (%s); the report has no training curves", history_path, exc)
     decoder = "greedy" if config.eval.decoder == "greedy" else f"beam{config.eval.beam_size}"
     summary = {"checkpoint": str(loaded.checkpoint), "model": loaded.model.config.name, "decoder": decoder,

@@ -26,8 +26,8 @@ from slr_phoenix.ctc_alignment import ctc_path, path_spans
 from slr_phoenix.settings import ConfigError
 
 __all__ = ["MAX_THUMBNAILS", "THUMBNAIL_HEIGHT", "PredictionPlots", "build_view", "check_plot_ids",
-           "eval_view", "forward_log_probs", "plot_file_name", "prediction_plot_paths", "prediction_view", "score_split",
-           "utterance_views", "worst_utterances", "write_utterance_plots"]
+           "eval_view", "forward_log_probs", "plot_file_name", "prediction_plot_paths", "prediction_view",
+           "score_split", "utterance_views", "worst_utterances", "write_utterance_plots"]
 
 MAX_THUMBNAILS = 24
 THUMBNAIL_HEIGHT = 96
