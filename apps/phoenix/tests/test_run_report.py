@@ -148,6 +148,11 @@ def test_predict_plot_writes_one_view_per_video_whose_spans_are_the_printed_glos
     assert main(["predict", "--checkpoint", str(run_dir), "--plot", str(one), str(frames[0])]) == 0
     printed = capsys.readouterr().out.strip().split(": ", 1)[1].split()
     assert printed == items[0]["glosses"] and (tmp_path / "one.png").is_file()
+    nowhere = tmp_path / "no-such-folder" / "view.png"
+    code = main(["predict", "--checkpoint", str(run_dir), "--plot", str(nowhere), str(frames[0])])
+    assert code == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--plot {nowhere}: folder {nowhere.parent} does not exist" in err
 
 
 def test_the_plotting_function_shows_the_decoded_glosses(run_dir: Path, tmp_path: Path):

@@ -48,8 +48,8 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 img.view { width: 100%; border: 1px solid #d0d7de; } pre { background: #f6f8fa; padding: 10px; overflow: auto;
   font-size: 12px; } .flex { display: flex; gap: 24px; flex-wrap: wrap; align-items: flex-start; }
 table.align td { font-family: ui-monospace, monospace; font-size: 12px; text-align: center; }
-.C { color: #1a7f37; } .S { color: #d4670b; font-weight: bold; } .D { color: #6e7781; font-weight: bold;
-  text-decoration: line-through; } .I { color: #8250df; font-weight: bold; } .muted { color: #57606a; }
+.C { color: #1a7f37; } .S { color: #d4670b; font-weight: bold; } .D { color: #6e7781; font-weight: bold; }
+.D.ref { text-decoration: line-through; } .I { color: #8250df; font-weight: bold; } .muted { color: #57606a; }
 """
 
 
@@ -127,7 +127,7 @@ def aligned_text_table(utterance: UtteranceResult) -> str:
     columns = scored_columns(utterance.edits, utterance.ref, utterance.hyp, utterance.hyp)
     if not columns:
         return '<p class="muted">(empty reference and hypothesis)</p>'
-    ref = "".join(f'<td class="{c.edit}">{_e(_pra_word(c.ref, c.edit))}</td>' for c in columns)
+    ref = "".join(f'<td class="{c.edit} ref">{_e(_pra_word(c.ref, c.edit))}</td>' for c in columns)
     hyp = "".join(f'<td class="{c.edit}">{_e(_pra_word(c.hyp, c.edit))}</td>' for c in columns)
     evals = "".join(f'<td class="{c.edit}">{"" if c.edit == "C" else c.edit}</td>' for c in columns)
     return (f'<table class="align"><tr><th>REF</th>{ref}</tr><tr><th>HYP</th>{hyp}</tr>'
