@@ -47,6 +47,8 @@ from slr_train.atomic import atomic_write_json
 from slr_phoenix.data import build_eval_sets, prepare_corpus
 from slr_phoenix.pipeline import decoder_from_settings, evaluate_splits
 from slr_phoenix.settings import AppConfig, ConfigError, EvalSettings
+from slr_phoenix.run_report import write_rescore_report
+from slr_phoenix.utterance_views import check_plot_ids, write_utterance_plots
 
 _log = logging.getLogger(__name__)
 
@@ -175,9 +177,12 @@ def with_decoding(settings: EvalSettings, beam_size: int | None, greedy: bool) -
 
 @torch.no_grad()
 def predict_videos(loaded: LoadedModel, videos: Sequence[str | Path], *, beam_size: int | None = None,
-                   greedy: bool = False, decoder: Decoder | None = None) -> list[dict[str, Any]]:
+                   greedy: bool = False, decoder: Decoder | None = None,
+                   on_output: Any = None) -> list[dict[str, Any]]:
     """Glosses of each video (a frame folder or a video file), decoded one video at a time by
-    ``decoder`` (default: the registry's decoder for ``loaded.eval`` with ``--greedy`` / ``--beam-size``)."""
+    ``decoder`` (default: the registry's decoder for ``loaded.eval`` with ``--greedy`` / ``--beam-size``);
+    ``on_output(item, frames (T, H, W, 3) uint8 as sampled, log_probs (T', V), ids)`` sees each
+    (e.g. :class:`slr_phoenix.utterance_views.PredictionPlots`)."""
     if decoder is None:
         decoder = decoder_from_settings(with_decoding(loaded.eval, beam_size, greedy))
     device = next(loaded.model.parameters()).device
@@ -192,6 +197,8 @@ def predict_videos(loaded: LoadedModel, videos: Sequence[str | Path], *, beam_si
         ids = decoder.decode(output.log_probs, output.lengths)[0]
         out.append({"video": str(video), "frames": int(len(frames)), "glosses": loaded.vocab.decode(ids),
                     "seconds": round(time.time() - start, 3)})
+        if on_output is not None:
+            on_output(out[-1], frames[indices], output.log_probs[: int(output.lengths[0]), 0], ids)
     return out
 
 
@@ -241,9 +248,11 @@ def _with_decoding(config: AppConfig, beam_size: int | None, greedy: bool) -> Ap
 
 
 def rescore(path: str | Path, splits: Sequence[str], out_dir: Path | None = None, *,
-            data_root: str | None = None, beam_size: int | None = None, greedy: bool = False) -> dict[str, Any]:
-    """Decode and score ``splits`` with a checkpoint (or model bundle), writing CTM/STM/reports to
-    ``out_dir`` (default ``<run>/rescore``; for a bundle ``<bundle>.rescore`` beside it)."""
+            data_root: str | None = None, beam_size: int | None = None, greedy: bool = False,
+            plot_utterances: Sequence[str] = ()) -> dict[str, Any]:
+    """Decode and score ``splits`` with a checkpoint (or model bundle), writing CTM/STM/reports and
+    ``report.html`` to ``out_dir`` (default ``<run>/rescore``; for a bundle ``<bundle>.rescore``
+    beside it), and the alignment views of ``plot_utterances`` to ``out_dir/alignments/``."""
     with distributed_session() as env:
         loaded = load_trained(path, env.device)
         if loaded.is_bundle:
@@ -267,6 +276,7 @@ def rescore(path: str | Path, splits: Sequence[str], out_dir: Path | None = None
             evals = build_eval_sets(corpus, config.data, loaded.model.config.img_size, splits)
             default_target = loaded.checkpoint.parent.parent / "rescore"
         target = out_dir if out_dir is not None else default_target
+        check_plot_ids(plot_utterances, evals)
         if env.is_main:
             target.mkdir(parents=True, exist_ok=True)
         scores = evaluate_splits(loaded.model, evals, loaded.vocab, config, corpus, target, env)
@@ -275,4 +285,7 @@ def rescore(path: str | Path, splits: Sequence[str], out_dir: Path | None = None
         meta = {k: v for k, v in loaded.payload_meta.items() if v is not None}
         result = {**scores, "checkpoint": str(loaded.checkpoint), "checkpoint_meta": meta}
         atomic_write_json(target / "rescore.json", result)
+        write_utterance_plots(loaded.model, evals, loaded.vocab, target, config.eval.protocol,
+                              plot_utterances)
+        write_rescore_report(loaded, config, result, evals, target)
         return result

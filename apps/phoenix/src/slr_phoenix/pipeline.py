@@ -10,8 +10,9 @@ Run directory (``--out``)::
     history.json       per-epoch loss, lr, dev WER (raw and EMA weights)
     dev.stm test.stm   references; dev.ctm test.ctm hypotheses (best checkpoint, beam search)
     dev.sys.txt dev.pra dev.json dev.confusions.txt (and test.*): sclite-style reports
-    plots/loss.png plots/wer.png
+    plots/loss.png plots/lr.png plots/wer.png
     results.json       {"dev": {"wer": ...}, "test": {"wer": ...}, "epochs": ..., "best_epoch": ...}
+    report.html        all of it on one self-contained page, with alignment views of the worst dev videos
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from slr_phoenix.data import (
 )
 from slr_phoenix.plots import write_plots
 from slr_phoenix.reports import split_summary, write_split_reports
+from slr_phoenix.run_report import try_write_run_report
 from slr_phoenix.settings import AppConfig, ConfigError, EvalSettings, dump_yaml, read_yaml
 
 _log = logging.getLogger(__name__)
@@ -185,4 +187,6 @@ def train(config: AppConfig, run_dir: Path) -> dict[str, Any] | None:
             "seconds": round(time.time() - start, 1),
         }
         atomic_write_json(run_dir / "results.json", results)
+        try_write_run_report(run_dir, config=config, results=results, model=test_model, evals=data.evals,
+                             vocab=vocab, history=fit.history)
         return results

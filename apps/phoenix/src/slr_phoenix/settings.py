@@ -277,6 +277,7 @@ class EvalSettings:
     ``beam_size`` is their ``beam_size`` where they have one. ``protocol`` names an ``slr_metrics``
     protocol (``phoenix2014`` is the official PHOENIX-2014 evaluation). During training dev is
     scored under the same protocol with ``dev_decoder``, which also picks the best checkpoint.
+    ``report_utterances``: the worst dev utterances ``report.html`` shows with alignment views.
     """
 
     decoder: str = "beam"
@@ -284,8 +285,11 @@ class EvalSettings:
     protocol: str = "phoenix2014"
     splits: tuple[str, ...] = ("dev", "test")
     dev_decoder: str = "greedy"
+    report_utterances: int = 4
 
     def __post_init__(self) -> None:
+        _check(self.report_utterances >= 0, "eval.report_utterances",
+               f"must be >= 0, got {self.report_utterances}")
         _check_decoder(self.decoder, "eval.decoder")
         _check_decoder(self.dev_decoder, "eval.dev_decoder")
         _check(self.beam_size >= 1, "eval.beam_size", f"must be >= 1, got {self.beam_size}")
