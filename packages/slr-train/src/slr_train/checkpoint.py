@@ -56,24 +56,24 @@ def _torch_load(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except OSError as e:
-        raise CheckpointError(f"{path}: cannot be read ({e.strerror or e})") from e
+        raise CheckpointError(f"cannot be read ({e.strerror or e})", path) from e
     except Exception as e:  # unpickling errors of any kind: report the file
-        raise CheckpointError(f"{path}: cannot be loaded with weights_only=True ({type(e).__name__}: {e})") from e
+        raise CheckpointError(f"cannot be loaded with weights_only=True ({type(e).__name__}: {e})", path) from e
 
 
 def _load_payload(path: Path, info: CheckpointInfo | None, rank: int | None) -> dict[str, Any]:
     payload = _torch_load(path)
     if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: not an slr-train checkpoint of format {FORMAT_VERSION}")
+        raise CheckpointError(f"not an slr-train checkpoint of format {FORMAT_VERSION}", path)
     if info is None:
         return payload
     if (payload.get("step"), payload.get("kind")) != (info.step, info.kind):
-        raise CheckpointError(f"{path}: holds kind {payload.get('kind')!r} step {payload.get('step')!r}, its manifest "
-                              f"says kind {info.kind!r} step {info.step}")
+        raise CheckpointError(f"holds kind {payload.get('kind')!r} step {payload.get('step')!r}, its manifest "
+                              f"says kind {info.kind!r} step {info.step}", path)
     if rank is not None and info.meta.get("sharded"):
         if info.world_size != D.get_world_size():
-            raise CheckpointError(f"{path}: saved by {info.world_size} ranks with sharded optimiser state; "
-                                  f"resume needs the same number of ranks (now {D.get_world_size()})")
+            raise CheckpointError(f"saved by {info.world_size} ranks with sharded optimiser state; "
+                                  f"resume needs the same number of ranks (now {D.get_world_size()})", path)
         payload["shard"] = _torch_load(info.shard_path(rank))
     return payload
 
@@ -320,7 +320,7 @@ def _unlink_if_present(path: Path) -> None:
     except FileNotFoundError:
         pass
     except OSError as e:
-        raise OutputPathError(e.errno, f"cannot replace it: {e.strerror or e}", str(path)) from e
+        raise OutputPathError(f"cannot replace it: {e.strerror or e}", str(path), errno=e.errno) from e
 
 
 def _same_file(a: Path, b: Path) -> bool:

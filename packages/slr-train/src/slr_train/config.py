@@ -16,6 +16,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
+from slr_train.errors import DeepSpeedConfigError  # noqa: F401 (re-exported from its former home)
+
 EngineKind = Literal["ddp", "deepspeed"]
 PrecisionKind = Literal["bf16", "fp32"]
 InfeasiblePolicy = Literal["drop", "error"]
@@ -26,10 +28,6 @@ LossReduction = Literal["sum", "mean_per_target"]
 InitWeights = Literal["auto", "raw", "ema"]
 InitRemap = Literal["auto", "mamba_slr", "none"]
 EMAEvaluate = Literal["both", "ema", "raw"]
-
-
-class DeepSpeedConfigError(ValueError):
-    """A DeepSpeed JSON config that cannot be read or contradicts the run's settings (names the file)."""
 
 
 def _check(condition: bool, name: str, message: str) -> None:
