@@ -35,6 +35,7 @@ from slr_train.atomic import (
     remove_stale_temp_files,
     sha256_file,
 )
+from slr_train.checkpoint_layout import check_header, header
 from slr_train.choice import CheckpointChoice, InvalidCheckpoint
 from slr_train.manifest import (
     FORMAT_VERSION,
@@ -62,9 +63,7 @@ def _torch_load(path: Path) -> Any:
 
 
 def _load_payload(path: Path, info: CheckpointInfo | None, rank: int | None) -> dict[str, Any]:
-    payload = _torch_load(path)
-    if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"not an slr-train checkpoint of format {FORMAT_VERSION}", path)
+    payload = check_header(_torch_load(path), path)
     if info is None:
         return payload
     if (payload.get("step"), payload.get("kind")) != (info.step, info.kind):
@@ -155,8 +154,7 @@ class CheckpointManager:
                     files: dict[str, Any] = {}
                     for e in gathered:
                         files.update(e)
-                    payload = {**payload, "format_version": FORMAT_VERSION, "step": step, "epoch": epoch,
-                               "kind": kind}
+                    payload = {**payload, **header(step=step, epoch=epoch, kind=kind)}
                     files[main.name] = _save_bytes(main, payload, self.inputs, written)
                     atomic_write_json(manifest, {
                         "format_version": FORMAT_VERSION, "main": main.name, "step": step, "epoch": epoch,

@@ -40,10 +40,10 @@ import torch
 from torch import nn
 
 from slr_train.checkpoint import FORMAT_VERSION, CheckpointError, verify_manifest
+from slr_train.checkpoint_layout import KINDS, CheckpointRecord
 from slr_train.config import InitFromConfig
 from slr_train.errors import InitFromError
 from slr_train.param_groups import unwrap_model
-from slr_train.trainer_state import eval_model_state
 
 _BACKBONE_KEY = re.compile(r"^layers\.(\d+)\.(mixer|norm2|norm)\.(.*)$")
 _BACKBONE_RENAME = {"mixer": "spatial_mixer", "norm2": "mlp_norm", "norm": "spatial_norm"}
@@ -143,7 +143,7 @@ def _is_state_dict(value: Any) -> bool:
 
 
 def _is_slr_checkpoint(obj: Any) -> bool:
-    return isinstance(obj, Mapping) and "format_version" in obj and obj.get("kind") in ("step", "epoch", "best")
+    return isinstance(obj, Mapping) and "format_version" in obj and obj.get("kind") in KINDS
 
 
 def _is_model_bundle(obj: Any) -> bool:
@@ -174,16 +174,14 @@ def select_state_dict(obj: Any, path: str | Path, config: InitFromConfig) -> tup
         if manifest.is_file():
             verify_manifest(manifest)  # CheckpointError naming the file if it does not match
         try:
-            state = eval_model_state(dict(obj), config.weights)
+            record = CheckpointRecord.from_payload(dict(obj), path)
+            state = record.model_state(config.weights)
+        except CheckpointError as e:
+            raise InitFromError(e.message, path, key=e.key) from None
         except (KeyError, ValueError) as e:
             raise InitFromError(str(e), path) from None
-        if obj["kind"] == "best":
-            which = obj.get("weights")
-        elif config.weights == "auto":
-            which = "ema" if obj.get("ema") is not None else "raw"
-        else:
-            which = config.weights
-        return dict(state), f"slr-train {obj['kind']} checkpoint, {which} weights"
+        which = record.weights_used(config.weights)
+        return dict(state), f"slr-train {record.kind} checkpoint, {which} weights"
     if isinstance(obj, Mapping):
         for key in config.keys:
             if _is_state_dict(obj.get(key)):

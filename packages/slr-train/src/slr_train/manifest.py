@@ -26,10 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from slr_train.atomic import sha256_file
+from slr_train.checkpoint_layout import FORMAT_VERSION, KINDS
 from slr_train.errors import CheckpointError
 
-FORMAT_VERSION = 1
-KINDS = ("step", "epoch", "best")
 MAX_MANIFEST_BYTES = 4 << 20  # a 1000-rank manifest is ~150 KB
 STEM_PATTERN = re.compile(r"^(?:ckpt-(?P<step>\d{9})-(?P<kind>step|epoch)|best-(?P<best>\d{9}))$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
