@@ -16,6 +16,7 @@ from slr_train.checkpoint import (
     InvalidCheckpoint,
     load_checkpoint,
 )
+from slr_train.checkpoint_layout import CheckpointRecord
 from slr_train.config import (
     CheckpointConfig,
     DeepSpeedConfigError,
@@ -62,6 +63,7 @@ __all__ = [
     "CheckpointError",
     "CheckpointInfo",
     "CheckpointManager",
+    "CheckpointRecord",
     "CosineWarmup",
     "DeepSpeedConfigError",
     "DistEnv",
