@@ -33,6 +33,8 @@ from slr_models.decoding import list_decoders
 from slr_train import TrainConfig
 from slr_train.config import dataclass_from_dict
 
+from slr_phoenix.errors import ConfigError
+
 CORPORA = ("synthetic", "phoenix2014", "phoenix2014t")
 BUILTIN_CONFIGS = ("tiny", "base", "mamba_slr")
 DATA_ROOT_ENV = "SLR_PHOENIX_ROOT"
@@ -43,10 +45,6 @@ SYNTHETIC_KEYPOINTS = "synthetic"
 DEFAULT_HEATMAPS = {"groups": ["face", "mouth", "hands"], "merge": "all"}
 #: ``data.keypoint_frame_size`` when not given: TwoStream-SLR's keypoints are pixels of 256x256 frames
 DEFAULT_KEYPOINT_FRAME_SIZE = "256x256"
-
-
-class ConfigError(ValueError):
-    """A configuration file or override is invalid; the message names the file/key."""
 
 
 @dataclass(frozen=True)
