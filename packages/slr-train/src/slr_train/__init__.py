@@ -36,7 +36,7 @@ from slr_train.determinism import configure_determinism, seed_everything
 from slr_train.distributed import DistEnv, distributed_session, init_distributed
 from slr_train.ema import ModelEMA
 from slr_train.engines import Engine, StepResult, build_engine
-from slr_train.errors import SlrTrainError
+from slr_train.errors import SlrTrainError, TrainConfigError
 from slr_train.evaluation import (EvalResult, EvaluationError, WERScorer, check_decoder, evaluate,
                                   sum_counts_over_ranks)
 from slr_train.feasibility import (
@@ -95,6 +95,7 @@ __all__ = [
     "SlrTrainError",
     "StepResult",
     "TrainConfig",
+    "TrainConfigError",
     "TrainSet",
     "Trainer",
     "TrainingInterrupted",

@@ -20,6 +20,7 @@ __all__ = [
     "NonFiniteLossError",
     "OutputPathError",
     "SlrTrainError",
+    "TrainConfigError",
     "format_location",
 ]
 
@@ -94,6 +95,10 @@ class OutputPathError(SlrTrainError, OSError):
 
 class EvaluationError(SlrTrainError, RuntimeError):
     """Evaluation failed; the message names the rank(s) and the cause."""
+
+
+class TrainConfigError(SlrTrainError, ValueError):
+    """A config value, key or type that is not valid; the message names the dotted key (``optim.lr: ...``)."""
 
 
 class DeepSpeedConfigError(SlrTrainError, ValueError):
