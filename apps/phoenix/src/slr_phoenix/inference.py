@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -31,27 +31,27 @@ from slr_data import (
     transform_config_from_dict,
 )
 from slr_data.transforms import VideoTransform
-from slr_models import CTCBeamDecoder, create_model_from_config, ctc_greedy_decode
+from slr_models import create_model_from_config
+from slr_models.decoding import Decoder, decoder_options
 from slr_models.interop import CheckpointImportError, check_bundle, is_bundle, model_from_bundle, safe_torch_load
 from slr_train import (
     CheckpointError,
     CheckpointManager,
+    CheckpointRecord,
     EvalSet,
     distributed_session,
-    eval_model_state,
     load_checkpoint,
 )
 from slr_train.atomic import atomic_write_json
 
 from slr_phoenix.data import build_eval_sets, prepare_corpus
-from slr_phoenix.pipeline import evaluate_splits
+from slr_phoenix.errors import CheckpointNotFoundError
+from slr_phoenix.pipeline import decoder_from_settings, evaluate_splits
 from slr_phoenix.settings import AppConfig, ConfigError, EvalSettings
+from slr_phoenix.run_report import write_rescore_report
+from slr_phoenix.utterance_views import check_plot_ids, write_utterance_plots
 
 _log = logging.getLogger(__name__)
-
-
-class CheckpointNotFoundError(FileNotFoundError):
-    """No usable checkpoint at the given path."""
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
@@ -108,10 +108,10 @@ def bundle_eval_transform(preprocessing: dict[str, Any], img_size: int, path: Pa
         config = EvalTransformConfig(size=crop, resize=None if resize is None else int(resize), crop_mode="center",
                                      mean=tuple(preprocessing["mean"]), std=tuple(preprocessing["std"]))
     except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointImportError(path, f"bad preprocessing in bundle ({type(exc).__name__}: {exc})") from None
+        raise CheckpointImportError(f"bad preprocessing in bundle ({type(exc).__name__}: {exc})", path) from None
     if crop != img_size:
-        raise CheckpointImportError(path, f"the bundle's preprocessing crops {crop} px, but its model takes "
-                                          f"{img_size} px frames (re-import it with slr-models import-mamba-slr)")
+        raise CheckpointImportError(f"the bundle's preprocessing crops {crop} px, but its model takes {img_size} "
+                                    "px frames (re-import it with slr-models import-mamba-slr)", path)
     return config
 
 
@@ -120,10 +120,10 @@ def _load_bundle(checkpoint: Path, bundle: dict[str, Any], device: str | torch.d
     try:
         vocab = Vocabulary(list(bundle["glosses"]))
     except (TypeError, ValueError) as exc:
-        raise CheckpointImportError(checkpoint, f"bad glosses in bundle: {exc}") from None
+        raise CheckpointImportError(f"bad glosses in bundle: {exc}", checkpoint) from None
     if len(vocab) != model.config.num_classes:
-        raise CheckpointImportError(checkpoint, f"{len(vocab) - 1} glosses + blank, but the model has "
-                                                f"{model.config.num_classes} classes")
+        raise CheckpointImportError(f"{len(vocab) - 1} glosses + blank, but the model has "
+                                    f"{model.config.num_classes} classes", checkpoint)
     eval_transform = bundle_eval_transform(dict(bundle["preprocessing"]), model.config.img_size, checkpoint)
     transform = VideoTransform(eval_transform)
     every_frame = TemporalConfig(frame_interval=1, random_offset=False, rescale=0.0, max_frames=None)
@@ -143,35 +143,44 @@ def load_trained(path: str | Path, device: str | torch.device = "cpu") -> Loaded
         raise CheckpointError(f"{checkpoint}: neither an slr-train checkpoint (its manifest "
                               f"{checkpoint.with_suffix('.json').name} is missing) nor an slr-model bundle; a "
                               "Mamba_SLR checkpoint must first be imported with 'slr-models import-mamba-slr'")
-    payload = load_checkpoint(checkpoint)  # torch.load(weights_only=True), sha256-verified
-    extra = payload.get("extra") or {}
+    record = CheckpointRecord.from_payload(load_checkpoint(checkpoint), checkpoint)  # weights_only, verified
+    extra = record.extra or {}
     missing = [k for k in ("model", "vocab", "eval_transform", "app_config") if k not in extra]
     if missing:
         raise CheckpointNotFoundError(f"{checkpoint}: not an slr_phoenix checkpoint (missing {missing})")
     model = create_model_from_config(extra["model"])
-    model.load_state_dict(eval_model_state(payload))
+    model.load_state_dict(record.model_state())
     model.to(device).eval()
     transform = VideoTransform(transform_config_from_dict(extra["eval_transform"]))
     temporal = TemporalConfig(**extra.get("eval_temporal", {}))
-    meta = {"kind": payload.get("kind"), "epoch": payload.get("epoch"), "weights": payload.get("weights"),
-            "dev": payload.get("dev")}
+    meta = {"kind": record.kind, "epoch": record.epoch, "weights": record.weights, "dev": record.dev}
     config = AppConfig.from_dict(extra["app_config"], source=f"{checkpoint} (stored config)")
     return LoadedModel(model, Vocabulary.from_dict(extra["vocab"], source=str(checkpoint)), transform, temporal,
                        config, checkpoint, meta, config.eval)
 
 
-def _decoder(settings: EvalSettings, beam_size: int | None, greedy: bool) -> Any:
-    """``--greedy``, ``--beam-size K`` or the settings' decoder."""
-    if greedy or (beam_size is None and settings.decoder == "greedy"):
-        return ctc_greedy_decode
-    return CTCBeamDecoder(beam_size=beam_size if beam_size is not None else settings.beam_size)
+def with_decoding(settings: EvalSettings, beam_size: int | None, greedy: bool) -> EvalSettings:
+    """``settings`` with ``--greedy`` (decoder ``greedy``) or ``--beam-size K`` (beam ``K`` for the
+    configured decoder if it takes a ``beam_size``, else for ``beam``) applied; every other field is
+    kept (``dataclasses.replace``)."""
+    if greedy:
+        return replace(settings, decoder="greedy")
+    if beam_size is not None:
+        name = settings.decoder if "beam_size" in decoder_options(settings.decoder) else "beam"
+        return replace(settings, decoder=name, beam_size=beam_size)
+    return settings
 
 
 @torch.no_grad()
 def predict_videos(loaded: LoadedModel, videos: Sequence[str | Path], *, beam_size: int | None = None,
-                   greedy: bool = False) -> list[dict[str, Any]]:
-    """Glosses of each video (a frame folder or a video file), decoded one video at a time."""
-    decode = _decoder(loaded.eval, beam_size, greedy)
+                   greedy: bool = False, decoder: Decoder | None = None,
+                   on_output: Any = None) -> list[dict[str, Any]]:
+    """Glosses of each video (a frame folder or a video file), decoded one video at a time by
+    ``decoder`` (default: the registry's decoder for ``loaded.eval`` with ``--greedy`` / ``--beam-size``);
+    ``on_output(item, frames (T, H, W, 3) uint8 as sampled, log_probs (T', V), ids)`` sees each
+    (e.g. :class:`slr_phoenix.utterance_views.PredictionPlots`)."""
+    if decoder is None:
+        decoder = decoder_from_settings(with_decoding(loaded.eval, beam_size, greedy))
     device = next(loaded.model.parameters()).device
     out = []
     for video in videos:
@@ -181,9 +190,11 @@ def predict_videos(loaded: LoadedModel, videos: Sequence[str | Path], *, beam_si
         tensor = loaded.transform(frames[indices]).frames.to(device)  # (T, 3, S, S)
         lengths = torch.tensor([tensor.shape[0]], device=device)
         output = loaded.model(tensor, lengths)
-        ids = (decode.decode if hasattr(decode, "decode") else decode)(output.log_probs, output.lengths)[0]
+        ids = decoder.decode(output.log_probs, output.lengths)[0]
         out.append({"video": str(video), "frames": int(len(frames)), "glosses": loaded.vocab.decode(ids),
                     "seconds": round(time.time() - start, 3)})
+        if on_output is not None:
+            on_output(out[-1], frames[indices], output.log_probs[: int(output.lengths[0]), 0], ids)
     return out
 
 
@@ -196,7 +207,7 @@ def bundle_app_config(loaded: LoadedModel, data_root: str | Path, splits: Sequen
         "name": loaded.checkpoint.stem,
         "data": {"corpus": "phoenix2014", "root": str(Path(data_root).expanduser()), "resolution": frame_tree,
                  "preload": False},
-        "model": {"name": loaded.model.config.name},
+        # no "model": the bundle's own (its config, e.g. "mamba_slr_import", names no registered model)
         "train": {"precision": {"dtype": "fp32"}},
         "eval": {"decoder": "beam", "beam_size": 5, "protocol": "phoenix2014", "splits": list(splits)},
     }, source=f"{loaded.checkpoint} (bundle defaults)")
@@ -229,17 +240,15 @@ def _bundle_eval_sets(loaded: LoadedModel, corpus, config: AppConfig, splits: Se
 
 
 def _with_decoding(config: AppConfig, beam_size: int | None, greedy: bool) -> AppConfig:
-    if not greedy and beam_size is None:
-        return config
-    decoding = {"decoder": "greedy"} if greedy else {"decoder": "beam", "beam_size": beam_size}
-    ev = config.to_dict()["eval"] | decoding
-    return AppConfig.from_dict(config.to_dict() | {"eval": ev})
+    return replace(config, eval=with_decoding(config.eval, beam_size, greedy))
 
 
 def rescore(path: str | Path, splits: Sequence[str], out_dir: Path | None = None, *,
-            data_root: str | None = None, beam_size: int | None = None, greedy: bool = False) -> dict[str, Any]:
-    """Decode and score ``splits`` with a checkpoint (or model bundle), writing CTM/STM/reports to
-    ``out_dir`` (default ``<run>/rescore``; for a bundle ``<bundle>.rescore`` beside it)."""
+            data_root: str | None = None, beam_size: int | None = None, greedy: bool = False,
+            plot_utterances: Sequence[str] = ()) -> dict[str, Any]:
+    """Decode and score ``splits`` with a checkpoint (or model bundle), writing CTM/STM/reports and
+    ``report.html`` to ``out_dir`` (default ``<run>/rescore``; for a bundle ``<bundle>.rescore``
+    beside it), and the alignment views of ``plot_utterances`` to ``out_dir/alignments/``."""
     with distributed_session() as env:
         loaded = load_trained(path, env.device)
         if loaded.is_bundle:
@@ -254,8 +263,7 @@ def rescore(path: str | Path, splits: Sequence[str], out_dir: Path | None = None
         else:
             config = loaded.config
             if data_root is not None:
-                data = config.to_dict()["data"] | {"root": data_root}
-                config = AppConfig.from_dict(config.to_dict() | {"data": data})
+                config = replace(config, data=replace(config.data, root=data_root))
             config = _with_decoding(config, beam_size, greedy)
             corpus = prepare_corpus(config.data)
             if corpus.vocab != loaded.vocab:
@@ -264,6 +272,7 @@ def rescore(path: str | Path, splits: Sequence[str], out_dir: Path | None = None
             evals = build_eval_sets(corpus, config.data, loaded.model.config.img_size, splits)
             default_target = loaded.checkpoint.parent.parent / "rescore"
         target = out_dir if out_dir is not None else default_target
+        check_plot_ids(plot_utterances, evals)
         if env.is_main:
             target.mkdir(parents=True, exist_ok=True)
         scores = evaluate_splits(loaded.model, evals, loaded.vocab, config, corpus, target, env)
@@ -272,4 +281,7 @@ def rescore(path: str | Path, splits: Sequence[str], out_dir: Path | None = None
         meta = {k: v for k, v in loaded.payload_meta.items() if v is not None}
         result = {**scores, "checkpoint": str(loaded.checkpoint), "checkpoint_meta": meta}
         atomic_write_json(target / "rescore.json", result)
+        write_utterance_plots(loaded.model, evals, loaded.vocab, target, config.eval.protocol,
+                              plot_utterances)
+        write_rescore_report(loaded, config, result, evals, target)
         return result

@@ -26,6 +26,7 @@ from slr_data.corpus import (
 from slr_data.dataset import VideoDataset, check_frames
 from slr_data.errors import (
     DataError,
+    SlrDataError,
     DataFormatError,
     FrameReadError,
     OutputPathError,
@@ -50,6 +51,8 @@ from slr_data.synth import SynthConfig, SynthCorpus, generate_synthetic_corpus
 from slr_data.temporal import TemporalConfig, sample_frame_indices
 from slr_data.textio import read_text_lines
 from slr_data.transforms import (
+    AlbumentationsConfig,
+    AlbumentationsVideoTransform,
     EvalTransformConfig,
     RandAugmentConfig,
     TimmRandAugmentConfig,
@@ -68,6 +71,8 @@ __all__ = [
     "LIMIT_ENV_VARS",
     "NUM_KEYPOINTS",
     "TWOSTREAM_FRAME_SIZE",
+    "AlbumentationsConfig",
+    "AlbumentationsVideoTransform",
     "Corpus",
     "DataError",
     "DataFormatError",
@@ -82,6 +87,7 @@ __all__ = [
     "PackedBatch",
     "PaddedBatch",
     "RandAugmentConfig",
+    "SlrDataError",
     "SynthConfig",
     "SynthCorpus",
     "TemporalConfig",
