@@ -16,7 +16,11 @@ def test_readme_has_examples():
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
-def test_readme_example_runs(index, models_seed, capsys):
+def test_readme_example_runs(index, models_seed, capsys, monkeypatch):
+    # the examples register decoders; keep them out of the process-wide registry of later tests
+    from slr_models.decoding import registry
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     # dont_inherit: the example runs as a user's script would, without this file's __future__ imports
     code = compile(BLOCKS[index], f"{README}:python-block-{index}", "exec", dont_inherit=True)
     exec(code, {"__name__": "readme_example"})
