@@ -27,12 +27,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
-from slr_data import HeatmapConfig
+from slr_data import HeatmapConfig, get_corpus, list_corpora
 from slr_data.transforms import PROFILES
 from slr_train import TrainConfig
 from slr_train.config import dataclass_from_dict
 
-CORPORA = ("synthetic", "phoenix2014", "phoenix2014t")
 DECODERS = ("beam", "greedy")
 BUILTIN_CONFIGS = ("tiny", "base", "mamba_slr")
 DATA_ROOT_ENV = "SLR_PHOENIX_ROOT"
@@ -54,7 +53,8 @@ class DataSettings:
     """Where the videos come from and how they are batched.
 
     Attributes:
-        corpus: ``synthetic`` (generated once, cached), ``phoenix2014`` or ``phoenix2014t``.
+        corpus: a name registered in ``slr_data`` (``slr_data.list_corpora()``): ``synthetic`` (generated
+            once, cached), ``phoenix2014``, ``phoenix2014t``, ``csl-daily``, ...
         root: the real corpus folder (``.../phoenix-2014-multisigner``, ``.../PHOENIX-2014-T``
             or a folder with the preprocessed ``*_info.npy``); unused for ``synthetic``.
         frames_root: the ``fullFrame-*`` folder the frame paths are relative to, when it is not
@@ -107,8 +107,9 @@ class DataSettings:
     heatmaps: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _check(self.corpus in CORPORA, "data.corpus", f"must be one of {CORPORA}, got {self.corpus!r}")
-        _check(self.corpus == "synthetic" or self.root, "data.root",
+        _check(self.corpus in list_corpora(), "data.corpus",
+               f"must be one of the registered corpora {tuple(list_corpora())}, got {self.corpus!r}")
+        _check(get_corpus(self.corpus).synthetic or self.root, "data.root",
                f"corpus {self.corpus!r} needs the corpus folder (--data-root or ${DATA_ROOT_ENV})")
         _check(self.batch_size is not None or self.max_frames is not None, "data.batch_size",
                "give batch_size, max_frames or both")
@@ -117,7 +118,7 @@ class DataSettings:
         object.__setattr__(self, "synthetic", dict(self.synthetic))
         object.__setattr__(self, "temporal", dict(self.temporal))
         object.__setattr__(self, "heatmaps", dict(self.heatmaps))
-        _check(self.keypoints != SYNTHETIC_KEYPOINTS or self.corpus == "synthetic", "data.keypoints",
+        _check(self.keypoints != SYNTHETIC_KEYPOINTS or get_corpus(self.corpus).synthetic, "data.keypoints",
                f"'{SYNTHETIC_KEYPOINTS}' names the synthetic corpus' keypoints; corpus {self.corpus!r} needs "
                "the path of its keypoint file")
         _check(self.keypoints is None or (isinstance(self.keypoints, str) and self.keypoints),
@@ -170,13 +171,15 @@ class EvalSettings:
     """Final evaluation of the best checkpoint: decoder and the scoring protocol.
 
     ``protocol`` names an ``slr_metrics`` protocol (``phoenix2014`` is the official PHOENIX-2014
-    evaluation). During training dev is scored under the same protocol with ``dev_decoder``
+    evaluation); ``None`` (the default) takes the corpus' default protocol (its ``slr_data``
+    registry entry), filled in by :class:`AppConfig`. During training dev is scored under the same
+    protocol with ``dev_decoder``
     (``greedy``, or ``beam`` with ``beam_size``), which also picks the best checkpoint.
     """
 
     decoder: str = "beam"
     beam_size: int = 5
-    protocol: str = "phoenix2014"
+    protocol: str | None = None
     splits: tuple[str, ...] = ("dev", "test")
     dev_decoder: str = "greedy"
 
@@ -204,6 +207,9 @@ class AppConfig:
         _check(self.train.optim.lr_scaling == "none" or self.data.batch_size is not None, "data.batch_size",
                f"train.optim.lr_scaling={self.train.optim.lr_scaling!r} scales the lr by the total batch size, "
                "which needs a per-process batch size (a max_frames budget alone has none)")
+        if self.eval.protocol is None:  # the corpus' default scoring protocol
+            protocol = get_corpus(self.data.corpus).protocol
+            object.__setattr__(self, "eval", dataclasses.replace(self.eval, protocol=protocol))
         self._check_heatmap_channels()
 
     def _check_heatmap_channels(self) -> None:

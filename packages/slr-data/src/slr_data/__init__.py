@@ -14,6 +14,7 @@ limits every reader enforces (:class:`DataLimits`, :func:`set_limits`, :func:`ch
 from slr_data.__about__ import __version__
 from slr_data.collate import PackedBatch, PaddedBatch, VideoSample, collate_packed, collate_padded
 from slr_data.corpus import (
+    DEFAULT_CORPUS,
     Corpus,
     CorpusEntry,
     detect_corpus,
@@ -72,6 +73,7 @@ from slr_data.vocabulary import Vocabulary
 
 __all__ = [
     "__version__",
+    "DEFAULT_CORPUS",
     "KEYPOINT_GROUPS",
     "LIMIT_ENV_VARS",
     "NUM_KEYPOINTS",

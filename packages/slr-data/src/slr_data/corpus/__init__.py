@@ -28,10 +28,11 @@ from slr_data.corpus.registry import (
 from slr_data.corpus.records import SPLITS, Corpus, VideoRecord
 from slr_data.corpus.stm import format_stm_line, write_stm
 
-import slr_data.corpus.builtin  # noqa: E402,F401  (registers the built-in corpora)
+from slr_data.corpus.builtin import DEFAULT_CORPUS  # importing it registers the built-in corpora
 
 __all__ = [
     "CORPUS_CSV_HEADER",
+    "DEFAULT_CORPUS",
     "PHOENIX2014T_CSV_HEADER",
     "SPLITS",
     "Corpus",

@@ -15,9 +15,12 @@ from slr_data.corpus.phoenix2014t import _find_root as find_phoenix2014t_root
 from slr_data.corpus.phoenix2014t import load_phoenix2014t
 from slr_data.corpus.registry import register_corpus
 
-__all__ = ["SYNTH_MARKER"]
+__all__ = ["DEFAULT_CORPUS", "SYNTH_MARKER"]
 
 SYNTH_MARKER = "synth_config.json"
+#: the corpus a data root that no registered corpus recognises is taken for (its reader then says
+#: what it looked for); e.g. ``slr-phoenix train --data-root PATH`` of a folder still being filled
+DEFAULT_CORPUS = "phoenix2014"
 
 
 def _synth_format(root: Path) -> str | None:
