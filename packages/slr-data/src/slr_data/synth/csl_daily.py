@@ -77,8 +77,13 @@ def build_csl_daily(tmp: Path, config: SynthConfig) -> tuple[dict[str, int], dic
             name = f"S{len(rows):06d}_P{signer:04d}_T00"
             jobs.append((split, index, signer, sentence, frames_dir / name, language, styles, config, noise))
             rows.append((name, split, signer, [names[g] for g in sentence]))
-    with ThreadPoolExecutor(max_workers=config.write_threads, thread_name_prefix="slr-synth") as pool:
+    pool = ThreadPoolExecutor(max_workers=config.write_threads, thread_name_prefix="slr-synth")
+    try:
         lengths = list(pool.map(_write_jpegs, jobs))
+    except BaseException:  # Ctrl-C or a failed write: drop the queued videos, do not render them all
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     glosses = [names[g] for g in language.glosses]
     info = [
         {
