@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from slr_data import SynthConfig, generate_synthetic_corpus, get_corpus
+from slr_data import SynthConfig, Vocabulary, generate_synthetic_corpus, get_corpus
 from slr_data.synth.csl_daily import CHINESE_GLOSSES
 from slr_metrics import read_ctm, read_stm, score_files
 from slr_phoenix.cli import build_parser, main, resolve_train_config
@@ -70,4 +70,7 @@ def test_a_one_epoch_run_on_synthetic_csl_daily_scores_chinese_glosses(csl_root,
     stm_text = (run / "dev.stm").read_bytes().decode("utf-8")
     assert any(gloss in stm_text for gloss in CHINESE_GLOSSES)
     report = json.loads((run / "dev.json").read_text(encoding="utf-8"))
-    assert report["wer"] == pytest.approx(results["dev"]["wer"])
+    assert report["wer"] == pytest.approx(results["dev"]["wer"]) and report["protocol"] == "csl-daily"
+    for name in ("dev.pra", "dev.confusions.txt"):  # the reports show the glosses, in UTF-8
+        assert any(gloss in (run / name).read_bytes().decode("utf-8") for gloss in CHINESE_GLOSSES), name
+    assert set(Vocabulary.load(run / "vocab.json").glosses) <= set(CHINESE_GLOSSES)
