@@ -6,7 +6,7 @@ Compares, in one run on one machine:
   conversion, torchvision ``resized_crop`` / ``RandAugment`` / ``to_tensor`` / ``normalize`` (the
   per-video crop and a per-video RandAugment seed keep it frame-consistent), ``torch.stack``;
 * albumentations: threaded decode, then ``A.Compose(...)(images=video)`` (same parameters for all
-  frames) and normalisation;
+  frames) and normalisation, run by slr-data's adapter (``AlbumentationsVideoTransform``);
 * slr-data: ``decode_frames`` (threaded ``cv2.imdecode``) + ``VideoTransform(train_preset(224))``,
   with 1 decode thread and with the default;
 
@@ -33,6 +33,8 @@ import numpy as np
 import torch
 from PIL import Image
 from slr_data import (
+    AlbumentationsConfig,
+    AlbumentationsVideoTransform,
     TemporalConfig,
     VideoDataset,
     VideoRecord,
@@ -45,6 +47,7 @@ from slr_data import (
 )
 from slr_data.synth import SynthConfig
 from slr_data.synth.render import build_timeline, render_video, signer_styles
+from slr_data.transforms import MissingDependencyError
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms as T
 from torchvision.transforms import functional as TF
@@ -85,12 +88,11 @@ def baseline_load(paths: list[Path], seed: int) -> torch.Tensor:
     return torch.stack(frames)
 
 
-def albumentations_pipeline():
-    try:
-        import albumentations as A
-    except ImportError:
-        return None
-    compose = A.Compose(
+def albumentations_compose():
+    """The albumentations row's pipeline: the op chain closest to train_preset(224)."""
+    import albumentations as A
+
+    return A.Compose(
         [
             A.RandomResizedCrop((CROP, CROP), scale=(0.8, 1.0), ratio=(3 / 4, 4 / 3)),
             A.RandomBrightnessContrast(p=0.5),
@@ -99,11 +101,19 @@ def albumentations_pipeline():
         ]
     )
 
+
+def albumentations_pipeline():
+    """Threaded decode + slr-data's albumentations adapter (``compose(images=video)``, normalisation)."""
+    try:
+        transform = AlbumentationsVideoTransform(
+            AlbumentationsConfig(f"{__name__}:albumentations_compose", size=CROP, mean=MEAN, std=STD)
+        )
+    except MissingDependencyError:
+        return None
+
     def load(paths, seed):
         video = decode_frames(paths)
-        out = compose(images=video)["images"]
-        tensor = torch.from_numpy(np.ascontiguousarray(out)).permute(0, 3, 1, 2).float().div_(255)
-        return tensor.sub_(MEAN[0]).div_(STD[0]).contiguous()
+        return transform(video, np.random.default_rng(seed)).frames
 
     return load
 

@@ -33,6 +33,10 @@ def test_training_learns_and_leaves_a_complete_run_directory(trained_run: Path):
     refs = {seg.utt_id for seg in read_stm(trained_run / "dev.stm")}
     assert set(read_ctm(trained_run / "dev.ctm")) <= refs
     assert json.loads((trained_run / "dev.json").read_text())["wer"] == pytest.approx(results["dev"]["wer"])
+    report = (trained_run / "report.html").read_text()  # the run report shows results.json's numbers
+    for split in ("dev", "test"):
+        wer = json.dumps(results[split]["wer"])
+        assert f'data-split="{split}" data-key="wer" data-value="{wer}"' in report
 
 
 def test_evaluate_rescoring_reproduces_the_run(trained_run: Path, corpus_cache: Path, tmp_path: Path,

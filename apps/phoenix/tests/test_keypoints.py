@@ -52,9 +52,9 @@ def test_the_model_gets_the_datas_heatmap_channels(corpus_dir):
          "heatmap_channels: 1 needs keypoint heatmaps, but data.keypoints is not set"),
         ({"keypoints": "synthetic", "corpus": "phoenix2014", "root": "/x"}, {},
          "data.keypoints: 'synthetic'"),
-        ({"keypoints": "kp.pkl", "heatmaps": {"merge": "sum"}}, {}, "data.heatmaps: merge must be one of"),
+        ({"keypoints": "kp.pkl", "heatmaps": {"merge": "sum"}}, {}, "data.heatmaps.merge: must be one of"),
         ({"keypoints": "kp.pkl", "heatmaps": {"colour": 1}}, {},
-         r"data.heatmaps: unknown key\(s\) \['colour'\]"),
+         r"data.heatmaps.colour: unknown key \(value 1\); the keys of data.heatmaps are size, sigma"),
         ({"keypoints": "kp.pkl", "keypoint_frame_size": "256"}, {}, "data.keypoint_frame_size: must be WxH"),
     ],
 )

@@ -146,5 +146,5 @@ def test_a_run_directory_from_before_ema_evaluate_and_dev_decoder_still_resumes(
 def test_the_synthetic_defaults_of_the_builtin_configs_stay_valid():
     for name in BUILTIN_CONFIGS:
         config = load_config(name, ["data.corpus=synthetic"])
-        SynthConfig.from_dict(dict(config.data.synthetic))
+        assert isinstance(config.data.synthetic, SynthConfig)
         get_config(config.model.name, **config.model.overrides)

@@ -17,5 +17,7 @@ def test_readme_has_examples():
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_example_runs(index, models_seed, capsys):
-    exec(compile(BLOCKS[index], f"{README}:python-block-{index}", "exec"), {"__name__": "readme_example"})
+    # dont_inherit: the example runs as a user's script would, without this file's __future__ imports
+    code = compile(BLOCKS[index], f"{README}:python-block-{index}", "exec", dont_inherit=True)
+    exec(code, {"__name__": "readme_example"})
     assert capsys.readouterr().out  # every example prints something

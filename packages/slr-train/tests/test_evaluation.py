@@ -18,7 +18,7 @@ def _reference_counts(kit, model, eval_set):
     model.eval()
     with torch.no_grad():
         out = model(batch.frames, batch.lengths, seq_idx=batch.seq_idx)
-    hyps = [kit.to_glosses(ids) for ids in kit.greedy(out.log_probs, out.lengths)]
+    hyps = [kit.to_glosses(ids) for ids in kit.greedy_ids(out.log_probs, out.lengths)]
     acc = kit.FakeAccumulator()
     for vid, ref, hyp in zip(batch.video_ids, batch.glosses, hyps):
         acc.update(vid, ref, hyp)
@@ -51,17 +51,18 @@ def test_default_scorer_is_slr_metrics(slr_train_kit, slr_train_eval_setup):
     assert result.wer == pytest.approx(expected.wer)
 
 
-def test_decoder_object_with_decode_method(slr_train_kit, slr_train_eval_setup):
+def test_only_decoder_objects_are_taken(slr_train_kit, slr_train_eval_setup):
+    """No guessing: a function or an object that merely has ``.decode`` is refused up front."""
     model, eval_set = slr_train_eval_setup
 
     class Beam:
         def decode(self, log_probs, lengths):
-            return slr_train_kit.greedy(log_probs, lengths)
+            return slr_train_kit.greedy_ids(log_probs, lengths)
 
-    a = evaluate(model, eval_set, slr_train_kit.to_glosses, decoder=Beam(), scorer=slr_train_kit.fake_scorer())
-    b = evaluate(model, eval_set, slr_train_kit.to_glosses, decoder=slr_train_kit.greedy,
-                 scorer=slr_train_kit.fake_scorer())
-    assert a.counts == b.counts
+    for wrong in (Beam(), slr_train_kit.greedy_ids):
+        with pytest.raises(TypeError, match=r"must be an slr_models.decoding.Decoder .*create_decoder"):
+            evaluate(model, eval_set, slr_train_kit.to_glosses, decoder=wrong,
+                     scorer=slr_train_kit.fake_scorer())
 
 
 def test_decoder_error_raises_with_cause(slr_train_kit, slr_train_eval_setup):
@@ -71,7 +72,8 @@ def test_decoder_error_raises_with_cause(slr_train_kit, slr_train_eval_setup):
         raise RuntimeError("beam search backend missing")
 
     with pytest.raises(EvaluationError, match="beam search backend missing") as info:
-        evaluate(model, eval_set, slr_train_kit.to_glosses, decoder=broken, scorer=slr_train_kit.fake_scorer())
+        evaluate(model, eval_set, slr_train_kit.to_glosses, decoder=slr_train_kit.FunctionDecoder(broken),
+                 scorer=slr_train_kit.fake_scorer())
     assert isinstance(info.value.__cause__, RuntimeError)
     assert model.training
 
@@ -107,7 +109,8 @@ def test_scorer_error_raises(slr_train_kit, slr_train_eval_setup):
 def test_wrong_number_of_hypotheses_is_an_error(slr_train_kit, slr_train_eval_setup):
     model, eval_set = slr_train_eval_setup
     with pytest.raises(EvaluationError, match="returned 0 hypotheses"):
-        evaluate(model, eval_set, slr_train_kit.to_glosses, decoder=lambda lp, n: [],
+        evaluate(model, eval_set, slr_train_kit.to_glosses,
+                 decoder=slr_train_kit.FunctionDecoder(lambda lp, n: []),
                  scorer=slr_train_kit.fake_scorer())
 
 

@@ -83,6 +83,9 @@ def _evaluate_parser(sub) -> None:
                    help="real corpus folder, if it moved (required for a model bundle: PHOENIX-2014)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: <run>/rescore, <bundle>.rescore)")
     _decoding_options(p)
+    p.add_argument("--plot-utterances", nargs="+", default=[], metavar="ID",
+                   help="also write the alignment views of these utterances (ids as in the STM) to "
+                        "<out>/alignments/<split>-<ID>.png")
 
 
 def _predict_parser(sub) -> None:
@@ -97,6 +100,9 @@ def _predict_parser(sub) -> None:
     _decoding_options(p)
     p.add_argument("--json", action="store_true", help="one JSON object per video instead of text")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
+    p.add_argument("--plot", metavar="PNG",
+                   help="write each video's alignment view: to PNG for one video; for several to PNG's name "
+                        "with -1, -2, ... before the suffix (in the order given)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -207,7 +213,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     splits = ("dev", "test") if args.split == "both" else (args.split,)
     result = rescore(args.checkpoint, splits, Path(args.out) if args.out else None, data_root=args.data_root,
-                     beam_size=args.beam_size, greedy=args.greedy)
+                     beam_size=args.beam_size, greedy=args.greedy, plot_utterances=args.plot_utterances)
     if result:
         print(json.dumps(result))
     return 0
@@ -230,7 +236,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
                           f"(data.keypoints={loaded.config.data.keypoints}) and predict has no keypoints for "
                           "new videos; score it on its corpus with `slr-phoenix evaluate --checkpoint ...` "
                           "instead")
-    for item in predict_videos(loaded, args.videos, beam_size=args.beam_size, greedy=args.greedy):
+    from slr_phoenix.utterance_views import PredictionPlots
+
+    plots = args.plot and PredictionPlots.for_cli(args.plot, args.videos, loaded, args.beam_size, args.greedy)
+    for item in predict_videos(loaded, args.videos, beam_size=args.beam_size, greedy=args.greedy,
+                               on_output=plots or None):
         print(json.dumps(item, ensure_ascii=False) if args.json else f"{item['video']}: {' '.join(item['glosses'])}")
     return 0
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from slr_data import (
+    AlbumentationsConfig,
     Corpus,
     EvalTransformConfig,
     FrameReadError,
@@ -24,6 +26,7 @@ from slr_data import (
     write_stm,
 )
 from slr_data.synth import KEYPOINTS_FILE
+from slr_data.transforms import ALBUMENTATIONS_PROFILE
 from slr_train import EvalSet, TrainSet
 from slr_train.atomic import atomic_write_bytes
 
@@ -33,7 +36,7 @@ _log = logging.getLogger(__name__)
 
 
 def synthetic_config(settings: DataSettings) -> SynthConfig:
-    return SynthConfig.from_dict(dict(settings.synthetic))
+    return settings.synthetic
 
 
 def synthetic_root(settings: DataSettings) -> Path:
@@ -104,14 +107,12 @@ def load_run_keypoints(settings: DataSettings) -> KeypointSet | None:
 
 
 def temporal_config(settings: DataSettings) -> TemporalConfig:
-    return TemporalConfig(**settings.temporal)
+    return settings.temporal
 
 
 def eval_temporal_config(settings: DataSettings) -> TemporalConfig:
     """Evaluation keeps every ``frame_interval``-th frame from the first, nothing random."""
-    train = temporal_config(settings)
-    return TemporalConfig(frame_interval=train.frame_interval, random_offset=False, rescale=0.0,
-                          max_frames=None, min_frames=train.min_frames)
+    return dataclasses.replace(temporal_config(settings), random_offset=False, rescale=0.0, max_frames=None)
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,17 @@ class RunData:
 def eval_transform_config(settings: DataSettings, img_size: int) -> EvalTransformConfig:
     """The eval transform of the run's train profile (``data.augment``): it sees what training sees on
     average (``"mamba_slr"``: the original's resize 256 / centre crop 224)."""
+    if settings.augment == ALBUMENTATIONS_PROFILE:  # a user's pipeline: the reference recipe's eval
+        return eval_preset(img_size, profile="phoenix")
     return eval_preset(img_size, profile=settings.augment)
+
+
+def train_transform_config(settings: DataSettings, img_size: int):
+    """The train transform of ``data.augment``: a profile's :func:`slr_data.train_preset`, or the
+    user's albumentations pipeline (its factory is imported and called here)."""
+    if settings.augment == ALBUMENTATIONS_PROFILE:
+        return AlbumentationsConfig(settings.albumentations_factory, size=img_size)
+    return train_preset(img_size, profile=settings.augment)
 
 
 def _heatmaps(settings: DataSettings, keypoints: KeypointSet | None):
@@ -150,7 +161,7 @@ def build_run_data(corpus: Corpus, settings: DataSettings, img_size: int, seed: 
     vocab = corpus.vocab
     train_records = corpus["train"]
     keypoints = load_run_keypoints(settings)
-    train_ds = VideoDataset(train_records, vocab, train_preset(img_size, profile=settings.augment),
+    train_ds = VideoDataset(train_records, vocab, train_transform_config(settings, img_size),
                             temporal=temporal_config(settings), on_error=settings.on_error,
                             preload=settings.preload, decode_threads=settings.num_decode_threads,
                             keypoints=keypoints, heatmaps=_heatmaps(settings, keypoints))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -31,7 +31,8 @@ from slr_data import (
     transform_config_from_dict,
 )
 from slr_data.transforms import VideoTransform
-from slr_models import CTCBeamDecoder, create_model_from_config, ctc_greedy_decode
+from slr_models import create_model_from_config
+from slr_models.decoding import Decoder, decoder_options
 from slr_models.interop import CheckpointImportError, check_bundle, is_bundle, model_from_bundle, safe_torch_load
 from slr_train import (
     CheckpointError,
@@ -44,8 +45,10 @@ from slr_train import (
 from slr_train.atomic import atomic_write_json
 
 from slr_phoenix.data import build_eval_sets, prepare_corpus
-from slr_phoenix.pipeline import evaluate_splits
+from slr_phoenix.pipeline import decoder_from_settings, evaluate_splits
 from slr_phoenix.settings import AppConfig, ConfigError, EvalSettings
+from slr_phoenix.run_report import write_rescore_report
+from slr_phoenix.utterance_views import check_plot_ids, write_utterance_plots
 
 _log = logging.getLogger(__name__)
 
@@ -160,18 +163,28 @@ def load_trained(path: str | Path, device: str | torch.device = "cpu") -> Loaded
                        config, checkpoint, meta, config.eval)
 
 
-def _decoder(settings: EvalSettings, beam_size: int | None, greedy: bool) -> Any:
-    """``--greedy``, ``--beam-size K`` or the settings' decoder."""
-    if greedy or (beam_size is None and settings.decoder == "greedy"):
-        return ctc_greedy_decode
-    return CTCBeamDecoder(beam_size=beam_size if beam_size is not None else settings.beam_size)
+def with_decoding(settings: EvalSettings, beam_size: int | None, greedy: bool) -> EvalSettings:
+    """``settings`` with ``--greedy`` (decoder ``greedy``) or ``--beam-size K`` (beam ``K`` for the
+    configured decoder if it takes a ``beam_size``, else for ``beam``) applied; every other field is
+    kept (``dataclasses.replace``)."""
+    if greedy:
+        return replace(settings, decoder="greedy")
+    if beam_size is not None:
+        name = settings.decoder if "beam_size" in decoder_options(settings.decoder) else "beam"
+        return replace(settings, decoder=name, beam_size=beam_size)
+    return settings
 
 
 @torch.no_grad()
 def predict_videos(loaded: LoadedModel, videos: Sequence[str | Path], *, beam_size: int | None = None,
-                   greedy: bool = False) -> list[dict[str, Any]]:
-    """Glosses of each video (a frame folder or a video file), decoded one video at a time."""
-    decode = _decoder(loaded.eval, beam_size, greedy)
+                   greedy: bool = False, decoder: Decoder | None = None,
+                   on_output: Any = None) -> list[dict[str, Any]]:
+    """Glosses of each video (a frame folder or a video file), decoded one video at a time by
+    ``decoder`` (default: the registry's decoder for ``loaded.eval`` with ``--greedy`` / ``--beam-size``);
+    ``on_output(item, frames (T, H, W, 3) uint8 as sampled, log_probs (T', V), ids)`` sees each
+    (e.g. :class:`slr_phoenix.utterance_views.PredictionPlots`)."""
+    if decoder is None:
+        decoder = decoder_from_settings(with_decoding(loaded.eval, beam_size, greedy))
     device = next(loaded.model.parameters()).device
     out = []
     for video in videos:
@@ -181,9 +194,11 @@ def predict_videos(loaded: LoadedModel, videos: Sequence[str | Path], *, beam_si
         tensor = loaded.transform(frames[indices]).frames.to(device)  # (T, 3, S, S)
         lengths = torch.tensor([tensor.shape[0]], device=device)
         output = loaded.model(tensor, lengths)
-        ids = (decode.decode if hasattr(decode, "decode") else decode)(output.log_probs, output.lengths)[0]
+        ids = decoder.decode(output.log_probs, output.lengths)[0]
         out.append({"video": str(video), "frames": int(len(frames)), "glosses": loaded.vocab.decode(ids),
                     "seconds": round(time.time() - start, 3)})
+        if on_output is not None:
+            on_output(out[-1], frames[indices], output.log_probs[: int(output.lengths[0]), 0], ids)
     return out
 
 
@@ -196,7 +211,7 @@ def bundle_app_config(loaded: LoadedModel, data_root: str | Path, splits: Sequen
         "name": loaded.checkpoint.stem,
         "data": {"corpus": "phoenix2014", "root": str(Path(data_root).expanduser()), "resolution": frame_tree,
                  "preload": False},
-        "model": {"name": loaded.model.config.name},
+        # no "model": the bundle's own (its config, e.g. "mamba_slr_import", names no registered model)
         "train": {"precision": {"dtype": "fp32"}},
         "eval": {"decoder": "beam", "beam_size": 5, "protocol": "phoenix2014", "splits": list(splits)},
     }, source=f"{loaded.checkpoint} (bundle defaults)")
@@ -229,17 +244,15 @@ def _bundle_eval_sets(loaded: LoadedModel, corpus, config: AppConfig, splits: Se
 
 
 def _with_decoding(config: AppConfig, beam_size: int | None, greedy: bool) -> AppConfig:
-    if not greedy and beam_size is None:
-        return config
-    decoding = {"decoder": "greedy"} if greedy else {"decoder": "beam", "beam_size": beam_size}
-    ev = config.to_dict()["eval"] | decoding
-    return AppConfig.from_dict(config.to_dict() | {"eval": ev})
+    return replace(config, eval=with_decoding(config.eval, beam_size, greedy))
 
 
 def rescore(path: str | Path, splits: Sequence[str], out_dir: Path | None = None, *,
-            data_root: str | None = None, beam_size: int | None = None, greedy: bool = False) -> dict[str, Any]:
-    """Decode and score ``splits`` with a checkpoint (or model bundle), writing CTM/STM/reports to
-    ``out_dir`` (default ``<run>/rescore``; for a bundle ``<bundle>.rescore`` beside it)."""
+            data_root: str | None = None, beam_size: int | None = None, greedy: bool = False,
+            plot_utterances: Sequence[str] = ()) -> dict[str, Any]:
+    """Decode and score ``splits`` with a checkpoint (or model bundle), writing CTM/STM/reports and
+    ``report.html`` to ``out_dir`` (default ``<run>/rescore``; for a bundle ``<bundle>.rescore``
+    beside it), and the alignment views of ``plot_utterances`` to ``out_dir/alignments/``."""
     with distributed_session() as env:
         loaded = load_trained(path, env.device)
         if loaded.is_bundle:
@@ -254,8 +267,7 @@ def rescore(path: str | Path, splits: Sequence[str], out_dir: Path | None = None
         else:
             config = loaded.config
             if data_root is not None:
-                data = config.to_dict()["data"] | {"root": data_root}
-                config = AppConfig.from_dict(config.to_dict() | {"data": data})
+                config = replace(config, data=replace(config.data, root=data_root))
             config = _with_decoding(config, beam_size, greedy)
             corpus = prepare_corpus(config.data)
             if corpus.vocab != loaded.vocab:
@@ -264,6 +276,7 @@ def rescore(path: str | Path, splits: Sequence[str], out_dir: Path | None = None
             evals = build_eval_sets(corpus, config.data, loaded.model.config.img_size, splits)
             default_target = loaded.checkpoint.parent.parent / "rescore"
         target = out_dir if out_dir is not None else default_target
+        check_plot_ids(plot_utterances, evals)
         if env.is_main:
             target.mkdir(parents=True, exist_ok=True)
         scores = evaluate_splits(loaded.model, evals, loaded.vocab, config, corpus, target, env)
@@ -272,4 +285,7 @@ def rescore(path: str | Path, splits: Sequence[str], out_dir: Path | None = None
         meta = {k: v for k, v in loaded.payload_meta.items() if v is not None}
         result = {**scores, "checkpoint": str(loaded.checkpoint), "checkpoint_meta": meta}
         atomic_write_json(target / "rescore.json", result)
+        write_utterance_plots(loaded.model, evals, loaded.vocab, target, config.eval.protocol,
+                              plot_utterances)
+        write_rescore_report(loaded, config, result, evals, target)
         return result

@@ -10,8 +10,9 @@ Run directory (``--out``)::
     history.json       per-epoch loss, lr, dev WER (raw and EMA weights)
     dev.stm test.stm   references; dev.ctm test.ctm hypotheses (best checkpoint, beam search)
     dev.sys.txt dev.pra dev.json dev.confusions.txt (and test.*): sclite-style reports
-    plots/loss.png plots/wer.png
+    plots/loss.png plots/lr.png plots/wer.png
     results.json       {"dev": {"wer": ...}, "test": {"wer": ...}, "epochs": ..., "best_epoch": ...}
+    report.html        all of it on one self-contained page, with alignment views of the worst dev videos
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from slr_models import CTCBeamDecoder, create_model, create_model_from_config, ctc_greedy_decode
+from slr_models import create_decoder, create_model, create_model_from_config
+from slr_models.decoding import Decoder, decoder_options
 from slr_train import EvalSet, Trainer, WERScorer, distributed_session, eval_model_state, evaluate, seed_everything
 from slr_train import distributed as D
 from slr_train.atomic import atomic_write_bytes, atomic_write_json
@@ -36,7 +38,8 @@ from slr_phoenix.data import (
 )
 from slr_phoenix.plots import write_plots
 from slr_phoenix.reports import split_summary, write_split_reports
-from slr_phoenix.settings import AppConfig, ConfigError, dump_yaml, read_yaml
+from slr_phoenix.run_report import try_write_run_report
+from slr_phoenix.settings import AppConfig, ConfigError, EvalSettings, dump_yaml, read_yaml
 
 _log = logging.getLogger(__name__)
 
@@ -86,11 +89,17 @@ def prepare_run_dir(run_dir: Path, config: AppConfig) -> None:
     atomic_write_bytes(path, dump_yaml(resolved).encode("utf-8"))
 
 
-def make_decoder(config: AppConfig, decoder: str | None = None) -> Any:
-    """The decoder ``decoder`` (default ``config.eval.decoder``): greedy, or beam with ``eval.beam_size``."""
-    if (decoder or config.eval.decoder) == "greedy":
-        return ctc_greedy_decode
-    return CTCBeamDecoder(beam_size=config.eval.beam_size)
+def decoder_from_settings(settings: EvalSettings, name: str | None = None) -> Decoder:
+    """The registered decoder ``name`` (default ``settings.decoder``), built once by
+    ``slr_models.create_decoder``, with ``settings.beam_size`` as its ``beam_size`` where it has one."""
+    name = name or settings.decoder
+    options = {"beam_size": settings.beam_size} if "beam_size" in decoder_options(name) else {}
+    return create_decoder(name, **options)
+
+
+def make_decoder(config: AppConfig, decoder: str | None = None) -> Decoder:
+    """The decoder ``decoder`` (default ``config.eval.decoder``) of ``config.eval``."""
+    return decoder_from_settings(config.eval, decoder)
 
 
 def checkpoint_extra(config: AppConfig, model: torch.nn.Module, vocab) -> dict[str, Any]:
@@ -135,8 +144,9 @@ def train(config: AppConfig, run_dir: Path) -> dict[str, Any] | None:
         model = create_model(config.model.name, len(vocab), **config.model.overrides)
         data = build_run_data(corpus, config.data, model.config.img_size, config.train.seed,
                               splits=tuple(dict.fromkeys(("dev", *config.eval.splits))))
+        dev_decoder = make_decoder(config, config.eval.dev_decoder)
         trainer = Trainer(model, config.train, data.train, run_dir, dev=data.evals.get("dev"), to_glosses=vocab.decode,
-                          decoder=make_decoder(config, config.eval.dev_decoder),
+                          decoder=dev_decoder,
                           scorer=WERScorer(config.eval.protocol), extra_state=checkpoint_extra(config, model, vocab),
                           env=env)
         trainer.initialise_weights()  # train.init_from (unless resuming): a file that does not fit fails here
@@ -157,8 +167,7 @@ def train(config: AppConfig, run_dir: Path) -> dict[str, Any] | None:
         scores = evaluate_splits(test_model, evals, vocab, config, corpus, run_dir, env)
         if not env.is_main:
             return None
-        dev_decoding = ("greedy decoding" if config.eval.dev_decoder == "greedy"
-                        else f"beam-{config.eval.beam_size} decoding")
+        dev_decoding = f"{dev_decoder.tag} decoding"
         loss_unit = "target gloss" if config.train.loss.reduction == "mean_per_target" else "video"
         write_plots(fit.history, run_dir / "plots", dev_decoding=dev_decoding, loss_unit=loss_unit)
         results = {
@@ -168,7 +177,7 @@ def train(config: AppConfig, run_dir: Path) -> dict[str, Any] | None:
             "best_weights": fit.best.weights if fit.best else None,
             "best_checkpoint": str(Path(fit.best_checkpoint).relative_to(run_dir)),
             f"dev_wer_{config.eval.dev_decoder}_during_training": fit.best.wer if fit.best else None,
-            "decoder": f"beam{config.eval.beam_size}" if config.eval.decoder == "beam" else "greedy",
+            "decoder": make_decoder(config).tag,
             "protocol": config.eval.protocol,
             "model": model.config.name,
             "corpus": corpus.name if config.data.corpus != "synthetic" else "synthetic",
@@ -178,4 +187,6 @@ def train(config: AppConfig, run_dir: Path) -> dict[str, Any] | None:
             "seconds": round(time.time() - start, 1),
         }
         atomic_write_json(run_dir / "results.json", results)
+        try_write_run_report(run_dir, config=config, results=results, model=test_model, evals=data.evals,
+                             vocab=vocab, history=fit.history)
         return results

@@ -1,4 +1,4 @@
-"""Loss and WER curves of a run as PNG files (from ``history.json``)."""
+"""Loss, learning-rate and WER curves of a run as PNG files (from ``history.json``)."""
 
 from __future__ import annotations
 
@@ -32,11 +32,11 @@ def _series(history: Sequence[dict[str, Any]], key: str) -> tuple[list[int], lis
     return [p[0] for p in points], [float(p[1]) for p in points]
 
 
-def write_plots(history: Sequence[dict[str, Any]], out_dir: Path, *, dev_decoding: str = "greedy decoding",
-                loss_unit: str = "video") -> list[Path]:
-    """``loss.png`` (mean train CTC loss per epoch, per ``loss_unit``) and ``wer.png`` (dev WER, raw
-    and EMA, decoded with ``dev_decoding``)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+def curve_pngs(history: Sequence[dict[str, Any]], *, dev_decoding: str = "greedy decoding",
+               loss_unit: str = "video") -> dict[str, bytes]:
+    """``{"loss.png": ..., "lr.png": ..., "wer.png": ...}``: mean train CTC loss per epoch (per
+    ``loss_unit``), the learning rate at the end of each epoch, and dev WER (raw and EMA, decoded
+    with ``dev_decoding``)."""
 
     def loss(ax) -> None:
         epochs, values = _series(history, "train_loss")
@@ -46,8 +46,18 @@ def write_plots(history: Sequence[dict[str, Any]], out_dir: Path, *, dev_decodin
         ax.set_title("Training loss")
         ax.legend()
 
+    def lr(ax) -> None:
+        epochs, values = _series(history, "lr")
+        ax.plot(epochs, values, marker="o", label="learning rate (end of epoch)")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("lr")
+        ax.set_title("Learning rate")
+        ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
+        ax.legend()
+
     def wer(ax) -> None:
-        for key, label in (("dev_wer_raw", "dev WER (raw weights)"), ("dev_wer_ema", "dev WER (EMA weights)")):
+        for key, label in (("dev_wer_raw", "dev WER (raw weights)"),
+                           ("dev_wer_ema", "dev WER (EMA weights)")):
             epochs, values = _series(history, key)
             if epochs:
                 ax.plot(epochs, values, marker="o", label=label)
@@ -56,9 +66,16 @@ def write_plots(history: Sequence[dict[str, Any]], out_dir: Path, *, dev_decodin
         ax.set_title(f"Dev WER ({dev_decoding} during training)")
         ax.legend()
 
+    return {name: _figure_png(draw) for name, draw in (("loss.png", loss), ("lr.png", lr), ("wer.png", wer))}
+
+
+def write_plots(history: Sequence[dict[str, Any]], out_dir: Path, *, dev_decoding: str = "greedy decoding",
+                loss_unit: str = "video") -> list[Path]:
+    """:func:`curve_pngs` as ``loss.png``, ``lr.png`` and ``wer.png`` in ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, draw in (("loss.png", loss), ("wer.png", wer)):
+    for name, png in curve_pngs(history, dev_decoding=dev_decoding, loss_unit=loss_unit).items():
         path = out_dir / name
-        atomic_write_bytes(path, _figure_png(draw))
+        atomic_write_bytes(path, png)
         paths.append(path)
     return paths

@@ -8,8 +8,12 @@ A run is described by one :class:`AppConfig` with four parts:
 * ``train``: :class:`slr_train.TrainConfig` (optimiser, precision, EMA, checkpoints, engine, ...);
 * ``eval`` (:class:`EvalSettings`): decoder, beam size and scoring protocol.
 
-YAML files hold any subset of these keys; missing keys take the defaults below, unknown keys
-are an error naming the file and the key. ``load_config`` starts from a built-in file
+YAML files hold any subset of these keys; missing keys take the defaults below. Every section is a
+frozen dataclass, nested all the way down (``data.synthetic``: :class:`slr_data.SynthConfig`,
+``data.temporal``: :class:`slr_data.TemporalConfig`, ``data.heatmaps``: :class:`HeatmapSettings`),
+built by :func:`slr_phoenix.schema.build`: unknown keys, wrong types and invalid values are a
+one-line :class:`ConfigError` naming the file, the dotted key, the value and what is allowed, and
+the model, protocol, decoder and corpus names are looked up when the config is loaded. ``load_config`` starts from a built-in file
 (``tiny``/``base``/``mamba_slr``) or a path, applies ``key.path=value`` overrides, and validates everything
 by building the dataclasses. ``AppConfig.to_dict()`` is the fully resolved config saved as
 ``config.yaml`` in every run directory.
@@ -27,12 +31,18 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
-from slr_data import HeatmapConfig, get_corpus, list_corpora
-from slr_data.transforms import PROFILES
+from slr_data import HeatmapConfig, SynthConfig, TemporalConfig, get_corpus, list_corpora
+from slr_data.corpus.phoenix2014 import RESOLUTIONS
+from slr_data.transforms import ALBUMENTATIONS_PROFILE, PROFILES
+from slr_data.transforms.albumentations_adapter import AlbumentationsFactoryError, parse_factory_path
+from slr_data.vocabulary import UNK_POLICIES
+from slr_metrics import list_protocols
+from slr_models import get_config, list_models
+from slr_models.decoding import list_decoders
 from slr_train import TrainConfig
-from slr_train.config import dataclass_from_dict
 
-DECODERS = ("beam", "greedy")
+from slr_phoenix.schema import ConfigError, build, check_fields, one_of, qualify
+
 BUILTIN_CONFIGS = ("tiny", "base", "mamba_slr")
 DATA_ROOT_ENV = "SLR_PHOENIX_ROOT"
 CACHE_ENV = "SLR_CACHE_DIR"
@@ -44,8 +54,72 @@ DEFAULT_HEATMAPS = {"groups": ["face", "mouth", "hands"], "merge": "all"}
 DEFAULT_KEYPOINT_FRAME_SIZE = "256x256"
 
 
-class ConfigError(ValueError):
-    """A configuration file or override is invalid; the message names the file/key."""
+# ------------------------------------------------------------------------------ names checked at load
+def _check_corpus(name: str) -> None:
+    """``data.corpus`` names a corpus of the ``slr_data`` registry (the one place corpus names are checked)."""
+    _check(name in list_corpora(), "data.corpus", one_of(name, tuple(list_corpora())))
+
+
+def _check_decoder(name: str, key: str = "eval.decoder") -> None:
+    """``key`` (``eval.decoder`` / ``eval.dev_decoder``) names a decoder (the one place they are checked)."""
+    names = tuple(list_decoders())
+    _check(name in names, key, one_of(name, names))
+
+
+def _check_protocol(name: str) -> None:
+    """``eval.protocol`` names an ``slr_metrics`` scoring protocol."""
+    _check(name in list_protocols(), "eval.protocol", one_of(name, list_protocols()))
+
+
+def resolve_model_config(name: str, overrides: Mapping[str, Any]) -> Any:
+    """The ``slr_models`` config of registered model ``name`` with ``overrides`` (no weights are built).
+
+    Unknown names and override fields, values of the wrong type and invalid values (``depth: 0``)
+    raise :class:`ConfigError` naming ``model.name`` / ``model.overrides.<field>``.
+    """
+    models = list_models()
+    _check(name in models, "model.name", one_of(name, models))
+    family = type(get_config(name))
+    check_fields(family, overrides, "model.overrides")
+    try:
+        return get_config(name, **overrides)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(qualify("model.overrides", family, str(exc), overrides)) from None
+
+
+def _positive(value: int | None, key: str) -> None:
+    _check(value is None or value >= 1, key, f"must be >= 1 (or null), got {value!r}")
+
+
+@dataclass(frozen=True)
+class HeatmapSettings:
+    """:class:`slr_data.HeatmapConfig` of ``data.heatmaps``, with the app's defaults (one map of
+    face, mouth and hands: :data:`DEFAULT_HEATMAPS`); keypoints are pixels (``normalized_coords`` off).
+
+    ``size``: ``(h, w)`` of each map (one number: square); ``sigma``: Gaussian std in heatmap pixels;
+    ``score_threshold``; ``groups``: keypoint groups rendered (``face``, ``mouth``, ``hands``, ...);
+    ``merge``: ``none`` (a map per keypoint), ``group`` (a map per group) or ``all`` (one map).
+    """
+
+    size: int | tuple[int, int] = (32, 32)
+    sigma: float = 1.5
+    score_threshold: float = 0.0
+    groups: str | tuple[str, ...] = tuple(DEFAULT_HEATMAPS["groups"])
+    merge: str = DEFAULT_HEATMAPS["merge"]
+
+    def __post_init__(self) -> None:
+        config = self.config()  # validates; store the normalised size and groups
+        object.__setattr__(self, "size", config.size)
+        object.__setattr__(self, "groups", config.groups)
+
+    def config(self) -> HeatmapConfig:
+        """The :class:`slr_data.HeatmapConfig` to render with."""
+        return HeatmapConfig(size=self.size, sigma=self.sigma, score_threshold=self.score_threshold,
+                             groups=self.groups, merge=self.merge)
+
+
+#: nested dataclasses of :class:`DataSettings` (a plain mapping given to the constructor is built into them)
+_DATA_PARTS = {"synthetic": SynthConfig, "temporal": TemporalConfig, "heatmaps": HeatmapSettings}
 
 
 @dataclass(frozen=True)
@@ -53,21 +127,26 @@ class DataSettings:
     """Where the videos come from and how they are batched.
 
     Attributes:
-        corpus: a name registered in ``slr_data`` (``slr_data.list_corpora()``): ``synthetic`` (generated
-            once, cached), ``phoenix2014``, ``phoenix2014t``, ``csl-daily``, ...
+        corpus: a name of the ``slr_data`` corpus registry (``slr_data.list_corpora()``): ``synthetic``
+            (generated once, cached), ``phoenix2014``, ``phoenix2014t``, ``csl-daily``, ...
         root: the real corpus folder (``.../phoenix-2014-multisigner``, ``.../PHOENIX-2014-T``
             or a folder with the preprocessed ``*_info.npy``); unused for ``synthetic``.
         frames_root: the ``fullFrame-*`` folder the frame paths are relative to, when it is not
             where ``root`` implies (e.g. preprocessed ``*_info.npy`` kept apart from the frames).
-        synthetic: :class:`slr_data.SynthConfig` fields of the synthetic corpus.
+        synthetic: the :class:`slr_data.SynthConfig` of the synthetic corpus.
         cache_dir: where synthetic corpora are cached (default ``$SLR_CACHE_DIR`` or
             ``~/.cache/slr``), one folder per distinct synthetic config.
         resolution: ``210x260px`` or ``256x256px`` (PHOENIX-2014 frame trees).
         augment: train augmentation profile of :func:`slr_data.train_preset`, one of
             ``slr_data.transforms.PROFILES`` (``phoenix``: the reference recipe; ``synthetic``:
             mild, colour-preserving; ``mamba_slr``: Mamba_SLR's); evaluation uses the profile's
-            :func:`slr_data.eval_preset`.
-        temporal: :class:`slr_data.TemporalConfig` fields for training (eval keeps every
+            :func:`slr_data.eval_preset`. ``albumentations``: the user's own albumentations pipeline
+            ``albumentations_factory`` (:class:`slr_data.AlbumentationsConfig`), evaluated with the
+            ``phoenix`` profile's eval transform.
+        albumentations_factory: ``"package.module:function"`` returning an ``albumentations.Compose``
+            (``augment: albumentations`` only); code the config names explicitly, imported when the
+            train set is built.
+        temporal: the :class:`slr_data.TemporalConfig` of training (eval keeps every
             ``frame_interval``-th frame, no rescaling).
         batch_size: videos per training batch (per process).
         max_frames: optional frame budget per training batch (per process).
@@ -83,19 +162,22 @@ class DataSettings:
         keypoint_frame_size: ``WxH`` of the frames the keypoint coordinates are pixels of
             (``None``: ``256x256``, TwoStream-SLR's, whichever frame tree is loaded), or ``native``
             (pixels of the loaded frames).
-        heatmaps: :class:`slr_data.HeatmapConfig` fields (``size``, ``sigma``, ``score_threshold``,
-            ``groups``, ``merge``); keys not given take :data:`DEFAULT_HEATMAPS` (one map of face,
-            mouth and hands), then the ``HeatmapConfig`` defaults (32x32, sigma 1.5).
+        heatmaps: :class:`HeatmapSettings` (``size``, ``sigma``, ``score_threshold``, ``groups``,
+            ``merge``); keys not given take :data:`DEFAULT_HEATMAPS` (one map of face, mouth and
+            hands), 32x32, sigma 1.5.
+
+    ``synthetic``, ``temporal`` and ``heatmaps`` may be given as plain mappings; they are built
+    into their dataclasses (errors name ``data.<part>.<field>``).
     """
 
     corpus: str = "synthetic"
     root: str | None = None
     frames_root: str | None = None
-    synthetic: Mapping[str, Any] = field(default_factory=dict)
+    synthetic: SynthConfig = field(default_factory=SynthConfig)
     cache_dir: str | None = None
     resolution: str = "210x260px"
     augment: str = "synthetic"
-    temporal: Mapping[str, Any] = field(default_factory=dict)
+    temporal: TemporalConfig = field(default_factory=TemporalConfig)
     batch_size: int | None = 8
     max_frames: int | None = None
     preload: bool = True
@@ -104,27 +186,47 @@ class DataSettings:
     unk_policy: str = "error"
     keypoints: str | None = None
     keypoint_frame_size: str | None = None
-    heatmaps: Mapping[str, Any] = field(default_factory=dict)
+    heatmaps: HeatmapSettings = field(default_factory=HeatmapSettings)
+    albumentations_factory: str | None = None
 
     def __post_init__(self) -> None:
-        _check(self.corpus in list_corpora(), "data.corpus",
-               f"must be one of the registered corpora {tuple(list_corpora())}, got {self.corpus!r}")
+        _check_corpus(self.corpus)
         _check(get_corpus(self.corpus).synthetic or self.root, "data.root",
                f"corpus {self.corpus!r} needs the corpus folder (--data-root or ${DATA_ROOT_ENV})")
+        for name, cls in _DATA_PARTS.items():
+            value = getattr(self, name)
+            if not isinstance(value, cls):
+                object.__setattr__(self, name, build(cls, {} if value is None else value, f"data.{name}"))
         _check(self.batch_size is not None or self.max_frames is not None, "data.batch_size",
                "give batch_size, max_frames or both")
-        _check(self.augment in PROFILES, "data.augment", f"must be one of {PROFILES}, got {self.augment!r}")
-        _check(self.on_error in ("raise", "skip"), "data.on_error", f"must be 'raise' or 'skip', got {self.on_error!r}")
-        object.__setattr__(self, "synthetic", dict(self.synthetic))
-        object.__setattr__(self, "temporal", dict(self.temporal))
-        object.__setattr__(self, "heatmaps", dict(self.heatmaps))
+        for name in ("batch_size", "max_frames", "num_decode_threads"):
+            _positive(getattr(self, name), f"data.{name}")
+        _check(self.corpus != "phoenix2014" or self.resolution in RESOLUTIONS, "data.resolution",
+               one_of(self.resolution, RESOLUTIONS))
+        augments = (*PROFILES, ALBUMENTATIONS_PROFILE)
+        _check(self.augment in augments, "data.augment", one_of(self.augment, augments))
+        self._check_albumentations()
+        _check(self.on_error in ("raise", "skip"), "data.on_error", one_of(self.on_error, ("raise", "skip")))
+        _check(self.unk_policy in UNK_POLICIES, "data.unk_policy", one_of(self.unk_policy, UNK_POLICIES))
         _check(self.keypoints != SYNTHETIC_KEYPOINTS or get_corpus(self.corpus).synthetic, "data.keypoints",
                f"'{SYNTHETIC_KEYPOINTS}' names the synthetic corpus' keypoints; corpus {self.corpus!r} needs "
                "the path of its keypoint file")
         _check(self.keypoints is None or (isinstance(self.keypoints, str) and self.keypoints),
                "data.keypoints", f"must be a file path or '{SYNTHETIC_KEYPOINTS}', got {self.keypoints!r}")
         self.keypoint_frame_wh()
-        self.heatmap_config()
+
+    def _check_albumentations(self) -> None:
+        if self.augment != ALBUMENTATIONS_PROFILE:
+            _check(self.albumentations_factory is None, "data.albumentations_factory",
+                   f"is only used with data.augment: {ALBUMENTATIONS_PROFILE} (augment is {self.augment!r})")
+            return
+        _check(self.albumentations_factory, "data.albumentations_factory",
+               f"needed with data.augment: {ALBUMENTATIONS_PROFILE}: the import path "
+               "'package.module:function' of a function returning an albumentations.Compose")
+        try:
+            parse_factory_path(self.albumentations_factory)
+        except AlbumentationsFactoryError as exc:
+            raise ConfigError(f"data.albumentations_factory: {exc}") from None
 
     def keypoint_frame_wh(self) -> tuple[int, int] | None:
         """``data.keypoint_frame_size`` as ``(width, height)``, ``None`` for ``native``."""
@@ -138,13 +240,7 @@ class DataSettings:
 
     def heatmap_config(self) -> HeatmapConfig:
         """The :class:`slr_data.HeatmapConfig` of ``data.heatmaps``."""
-        known = {f.name for f in dataclasses.fields(HeatmapConfig)} - {"normalized_coords"}
-        unknown = sorted(set(self.heatmaps) - known)
-        _check(not unknown, "data.heatmaps", f"unknown key(s) {unknown}; known: {sorted(known)}")
-        try:
-            return HeatmapConfig(**{**DEFAULT_HEATMAPS, **self.heatmaps})
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"data.heatmaps: {exc}") from None
+        return self.heatmaps.config()
 
     def heatmap_channels(self) -> int:
         """Heatmap channels per frame the data gives the model (0 without keypoints)."""
@@ -157,24 +253,33 @@ class DataSettings:
 
 @dataclass(frozen=True)
 class ModelSettings:
-    """``slr_models.create_model(name, num_classes, **overrides)``."""
+    """``slr_models.create_model(name, num_classes, **overrides)``; ``name`` and ``overrides`` are
+    checked when built (:func:`resolve_model_config`: the model's config, not its weights)."""
 
     name: str = "slr_mamba_tiny"
     overrides: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "overrides", dict(self.overrides))
+        self.model_config()
+
+    def model_config(self) -> Any:
+        """The registered config of ``name`` with ``overrides`` (``num_classes`` as given there)."""
+        return resolve_model_config(self.name, self.overrides)
 
 
 @dataclass(frozen=True)
 class EvalSettings:
     """Final evaluation of the best checkpoint: decoder and the scoring protocol.
 
-    ``protocol`` names an ``slr_metrics`` protocol (``phoenix2014`` is the official PHOENIX-2014
-    evaluation); ``None`` (the default) takes the corpus' default protocol (its ``slr_data``
-    registry entry), filled in by :class:`AppConfig`. During training dev is scored under the same
-    protocol with ``dev_decoder``
-    (``greedy``, or ``beam`` with ``beam_size``), which also picks the best checkpoint.
+    ``decoder`` and ``dev_decoder`` name registered ``slr_models`` decoders
+    (``slr_models.list_decoders()``: ``greedy``, ``beam``, ``prefix_beam``, ``torchaudio_beam``);
+    ``beam_size`` is their ``beam_size`` where they have one. ``protocol`` names an ``slr_metrics``
+    protocol (``phoenix2014`` is the official PHOENIX-2014 evaluation); ``None`` (the default) takes
+    the corpus' default protocol (its ``slr_data`` registry entry), filled in by :class:`AppConfig`.
+    During training dev is
+    scored under the same protocol with ``dev_decoder``, which also picks the best checkpoint.
+    ``report_utterances``: the worst dev utterances ``report.html`` shows with alignment views.
     """
 
     decoder: str = "beam"
@@ -182,12 +287,16 @@ class EvalSettings:
     protocol: str | None = None
     splits: tuple[str, ...] = ("dev", "test")
     dev_decoder: str = "greedy"
+    report_utterances: int = 4
 
     def __post_init__(self) -> None:
-        _check(self.decoder in DECODERS, "eval.decoder", f"must be one of {DECODERS}, got {self.decoder!r}")
-        _check(self.dev_decoder in DECODERS, "eval.dev_decoder",
-               f"must be one of {DECODERS}, got {self.dev_decoder!r}")
+        _check(self.report_utterances >= 0, "eval.report_utterances",
+               f"must be >= 0, got {self.report_utterances}")
+        _check_decoder(self.decoder, "eval.decoder")
+        _check_decoder(self.dev_decoder, "eval.dev_decoder")
         _check(self.beam_size >= 1, "eval.beam_size", f"must be >= 1, got {self.beam_size}")
+        if self.protocol is not None:
+            _check_protocol(self.protocol)
         object.__setattr__(self, "splits", tuple(self.splits))
         bad = [s for s in self.splits if s not in ("dev", "test")]
         _check(not bad, "eval.splits", f"must be 'dev' and/or 'test', got {list(self.splits)}")
@@ -209,6 +318,7 @@ class AppConfig:
                "which needs a per-process batch size (a max_frames budget alone has none)")
         if self.eval.protocol is None:  # the corpus' default scoring protocol
             protocol = get_corpus(self.data.corpus).protocol
+            _check_protocol(protocol)
             object.__setattr__(self, "eval", dataclasses.replace(self.eval, protocol=protocol))
         self._check_heatmap_channels()
 
@@ -250,7 +360,7 @@ class AppConfig:
         if not isinstance(data, Mapping):
             raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
         try:
-            return dataclass_from_dict(cls, {"name": "custom", **data})
+            return build(cls, {"name": "custom", **data})
         except ValueError as exc:  # ConfigError included: prefix the file once
             raise ConfigError(f"{source}: {exc}") from None
 

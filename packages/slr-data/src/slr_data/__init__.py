@@ -59,6 +59,8 @@ from slr_data.synth import SynthConfig, SynthCorpus, generate_synthetic_corpus
 from slr_data.temporal import TemporalConfig, sample_frame_indices
 from slr_data.textio import read_text_lines
 from slr_data.transforms import (
+    AlbumentationsConfig,
+    AlbumentationsVideoTransform,
     EvalTransformConfig,
     RandAugmentConfig,
     TimmRandAugmentConfig,
@@ -78,6 +80,8 @@ __all__ = [
     "LIMIT_ENV_VARS",
     "NUM_KEYPOINTS",
     "TWOSTREAM_FRAME_SIZE",
+    "AlbumentationsConfig",
+    "AlbumentationsVideoTransform",
     "Corpus",
     "CorpusEntry",
     "DataError",

@@ -20,6 +20,7 @@ from slr_data.image_header import check_image_file
 from slr_data.keypoints import KeypointSet, load_keypoint_file
 from slr_data.limits import DataLimits, get_limits
 from slr_data.temporal import TemporalConfig, eval_length, sample_frame_indices
+from slr_data.transforms.albumentations_adapter import AlbumentationsConfig, AlbumentationsVideoTransform
 from slr_data.transforms.config import EvalTransformConfig, TrainTransformConfig
 from slr_data.transforms.video import VideoTransform, random_generator
 from slr_data.vocabulary import Vocabulary
@@ -36,8 +37,9 @@ class VideoDataset(Dataset):
         records: the split's :class:`~slr_data.corpus.VideoRecord` list.
         vocab: encodes the labels; all labels are encoded here, up front, so unknown glosses
             (policy ``"error"``) fail at construction, all listed in one error.
-        transform: a :class:`~slr_data.transforms.VideoTransform` or its config; train configs
-            also make temporal sampling random.
+        transform: a :class:`~slr_data.transforms.VideoTransform` or its config (or an
+            :class:`~slr_data.transforms.AlbumentationsVideoTransform` or its config: a user's
+            albumentations pipeline); train configs also make temporal sampling random.
         temporal: frame interval / rescale / max length (:class:`~slr_data.temporal.TemporalConfig`).
         keypoints: a :class:`~slr_data.keypoints.KeypointSet` (e.g. a TwoStream-SLR file read by
             :func:`~slr_data.keypoints.load_keypoint_file`, coordinates of 256x256 frames), or
@@ -66,7 +68,8 @@ class VideoDataset(Dataset):
         self,
         records: Sequence[VideoRecord],
         vocab: Vocabulary,
-        transform: VideoTransform | TrainTransformConfig | EvalTransformConfig,
+        transform: VideoTransform | TrainTransformConfig | EvalTransformConfig
+        | AlbumentationsVideoTransform | AlbumentationsConfig,
         *,
         temporal: TemporalConfig | None = None,
         keypoints: KeypointSet | Mapping[str, np.ndarray] | str | os.PathLike | None = None,
@@ -81,7 +84,11 @@ class VideoDataset(Dataset):
             raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
         self.records = list(records)
         self.vocab = vocab
-        self.transform = transform if isinstance(transform, VideoTransform) else VideoTransform(transform)
+        if isinstance(transform, AlbumentationsConfig):
+            transform = AlbumentationsVideoTransform(transform)
+        elif not isinstance(transform, (VideoTransform, AlbumentationsVideoTransform)):
+            transform = VideoTransform(transform)
+        self.transform = transform
         self.train = self.transform.train
         self.temporal = temporal if temporal is not None else TemporalConfig()
         self.on_error = on_error

@@ -5,7 +5,16 @@ optional CUDA fast path; the model registry builds CTC models from frozen config
 """
 
 from slr_models.__about__ import __version__
-from slr_models.decoding import BackendChoice, CTCBeamDecoder, ctc_greedy_decode, ctc_log_likelihood
+from slr_models.decoding import (
+    BackendChoice,
+    CTCBeamDecoder,
+    Decoder,
+    create_decoder,
+    ctc_greedy_decode,
+    ctc_log_likelihood,
+    list_decoders,
+    register_decoder,
+)
 from slr_models.models import (
     CTCOutput,
     MambaSLRConfig,
@@ -24,6 +33,7 @@ __all__ = [
     "BackendChoice",
     "CTCBeamDecoder",
     "CTCOutput",
+    "Decoder",
     "MambaSLRCTC",
     "MambaSLRConfig",
     "SLRMambaCTC",
@@ -31,12 +41,15 @@ __all__ = [
     "__version__",
     "add_norm",
     "causal_conv1d",
+    "create_decoder",
     "create_model",
     "create_model_from_config",
     "ctc_greedy_decode",
     "ctc_log_likelihood",
     "get_config",
+    "list_decoders",
     "list_models",
+    "register_decoder",
     "register_model",
     "rms_norm_gated",
     "ssd_scan",

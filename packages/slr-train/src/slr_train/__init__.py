@@ -35,7 +35,8 @@ from slr_train.determinism import configure_determinism, seed_everything
 from slr_train.distributed import DistEnv, distributed_session, init_distributed
 from slr_train.ema import ModelEMA
 from slr_train.engines import Engine, StepResult, build_engine
-from slr_train.evaluation import EvalResult, EvaluationError, WERScorer, evaluate
+from slr_train.evaluation import (EvalResult, EvaluationError, WERScorer, check_decoder, evaluate,
+                                  sum_counts_over_ranks)
 from slr_train.feasibility import (
     CTCInfeasibleError,
     FeasibilityReport,
@@ -100,6 +101,7 @@ __all__ = [
     "build_adamw",
     "build_engine",
     "check_ctc_feasibility",
+    "check_decoder",
     "configure_determinism",
     "ctc_min_output_length",
     "distributed_session",
@@ -114,5 +116,6 @@ __all__ = [
     "plan_init",
     "seed_everything",
     "select_checkpoint",
+    "sum_counts_over_ranks",
     "torchrun_command",
 ]

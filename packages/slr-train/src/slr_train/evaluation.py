@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
+from slr_models.decoding import Decoder, create_decoder
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -21,9 +22,6 @@ from slr_train.data import EvalSet, ListBatchSampler, shard_batches
 from slr_train.engines.base import model_inputs
 from slr_train.param_groups import unwrap_model
 from slr_train.rng import preserved_rng
-
-Decoder = Callable[[torch.Tensor, torch.Tensor], list[list[int]]]
-
 
 class EvaluationError(RuntimeError):
     """Evaluation failed; the message names the rank(s) and the cause."""
@@ -41,16 +39,37 @@ class EvalResult:
     hypotheses: list[tuple[str, list[str]]] = field(default_factory=list)
 
 
+def sum_counts_over_ranks(counts: Any) -> Any:
+    """Collective: element-wise sum over ranks (exact, int64) of counts offering ``to_list()`` and
+    ``type(counts).from_list(values)``."""
+    local = torch.tensor(counts.to_list(), dtype=torch.int64)
+    return type(counts).from_list(D.all_reduce_sum(local).tolist())
+
+
+def _slr_metrics_all_reduce(counts: Any) -> Any:
+    from slr_metrics.distributed import all_reduce_counts
+
+    return all_reduce_counts(counts)
+
+
 class WERScorer:
-    """Accumulator factory and cross-rank reduction for :func:`evaluate` (slr_metrics by default).
+    """Accumulator factory and cross-rank reduction for :func:`evaluate`.
 
     ``make_accumulator()`` returns an object with ``update(utt_id, ref, hyp)`` and ``counts``;
-    counts must offer ``to_list()``, ``type(counts).from_list(values)`` and ``wer``.
+    counts must offer ``wer``. ``reduce_counts(counts)`` (collective) returns the counts summed
+    over the ranks. Both are explicit: by default an ``slr_metrics.WERAccumulator(protocol)``
+    whose ``Counts`` are summed by ``slr_metrics.distributed.all_reduce_counts``; with a custom
+    ``make_accumulator`` and no ``reduce_counts``, :func:`sum_counts_over_ranks` (its counts must
+    offer ``to_list()`` / ``from_list(values)``).
     """
 
-    def __init__(self, protocol: str = "none", make_accumulator: Callable[[], Any] | None = None) -> None:
+    def __init__(self, protocol: str = "none", make_accumulator: Callable[[], Any] | None = None,
+                 reduce_counts: Callable[[Any], Any] | None = None) -> None:
         self.protocol = protocol
         self._make = make_accumulator
+        if reduce_counts is None:
+            reduce_counts = _slr_metrics_all_reduce if make_accumulator is None else sum_counts_over_ranks
+        self.reduce_counts = reduce_counts
 
     def make_accumulator(self) -> Any:
         if self._make is not None:
@@ -59,38 +78,19 @@ class WERScorer:
 
         return WERAccumulator(protocol=self.protocol)
 
-    @staticmethod
-    def all_reduce(counts: Any) -> Any:
-        """Element-wise sum of the counts over ranks (exact, int64).
-
-        ``slr_metrics.Counts`` go through ``slr_metrics.distributed.all_reduce_counts``; other
-        counts types through their ``to_list``/``from_list``.
-        """
-        if type(counts).__module__.startswith("slr_metrics"):
-            from slr_metrics.distributed import all_reduce_counts
-
-            return all_reduce_counts(counts)
-        local = torch.tensor(counts.to_list(), dtype=torch.int64)
-        return type(counts).from_list(D.all_reduce_sum(local).tolist())
+    def all_reduce(self, counts: Any) -> Any:
+        """Collective: this rank's ``counts`` summed over the ranks (``reduce_counts``)."""
+        return self.reduce_counts(counts)
 
 
-def default_decoder() -> Decoder:
-    """``slr_models.ctc_greedy_decode`` (imported when first needed)."""
-    try:
-        from slr_models import ctc_greedy_decode
-    except ImportError:  # older slr-models export it from the decoding subpackage only
-        from slr_models.decoding import ctc_greedy_decode
-    return ctc_greedy_decode
-
-
-def _as_decoder(decoder: Any) -> Decoder:
+def check_decoder(decoder: Decoder | None) -> Decoder:
+    """``decoder``, or the ``greedy`` decoder when ``None``; anything else is a ``TypeError``."""
     if decoder is None:
-        return default_decoder()
-    if hasattr(decoder, "decode"):
-        return decoder.decode
-    if callable(decoder):
-        return decoder
-    raise TypeError(f"decoder must be callable or have .decode(log_probs, lengths), got {type(decoder).__name__}")
+        return create_decoder("greedy")
+    if not isinstance(decoder, Decoder):
+        raise TypeError(f"decoder must be an slr_models.decoding.Decoder (build one with "
+                        f"slr_models.create_decoder(name, **options)), got {type(decoder).__name__}")
+    return decoder
 
 
 def _forward(module: nn.Module, batch: Any, device: torch.device, autocast_dtype: torch.dtype | None) -> Any:
@@ -106,7 +106,7 @@ def _forward(module: nn.Module, batch: Any, device: torch.device, autocast_dtype
         return module(*args, **kwargs)
 
 
-def _decode_shard(module: nn.Module, loader: DataLoader, batches: list[list[int]], decode: Decoder,
+def _decode_shard(module: nn.Module, loader: DataLoader, batches: list[list[int]], decoder: Decoder,
                   to_glosses: Callable[[list[int]], list[str]], accumulator: Any, device: torch.device,
                   autocast_dtype: torch.dtype | None) -> list[tuple[int, str, list[str]]]:
     hyps = []
@@ -115,7 +115,7 @@ def _decode_shard(module: nn.Module, loader: DataLoader, batches: list[list[int]
             raise EvaluationError(f"a batch of {len(indices)} videos arrived with {len(batch.video_ids)} "
                                   "(the dataset skipped some); every evaluation video must load")
         out = _forward(module, batch, device, autocast_dtype)
-        ids = decode(out.log_probs.float(), out.lengths)
+        ids = decoder.decode(out.log_probs.float(), out.lengths)
         if len(ids) != len(indices):
             raise EvaluationError(f"decoder returned {len(ids)} hypotheses for a batch of {len(indices)}")
         for index, video_id, ref, hyp_ids in zip(indices, batch.video_ids, batch.glosses, ids):
@@ -127,16 +127,18 @@ def _decode_shard(module: nn.Module, loader: DataLoader, batches: list[list[int]
 
 @torch.no_grad()
 def evaluate(model: nn.Module, eval_set: EvalSet, to_glosses: Callable[[list[int]], list[str]], *,
-             decoder: Any = None, scorer: WERScorer | None = None, batch_size: int = 8,
+             decoder: Decoder | None = None, scorer: WERScorer | None = None, batch_size: int = 8,
              device: torch.device | str | None = None, autocast_dtype: torch.dtype | None = None,
              num_workers: int = 0) -> EvalResult:
     """Collective: decodes ``eval_set`` sharded over the ranks and scores it.
 
     ``to_glosses`` maps label ids to glosses (``Vocabulary.decode``); references are the batch's
-    ``glosses``. ``decoder``: a callable ``(log_probs (T, B, V), lengths (B,)) -> ids`` or an object
-    with ``.decode`` (``CTCBeamDecoder``); default greedy. The model's train/eval mode and every
-    RNG state are restored afterwards.
+    ``glosses``. ``decoder``: an ``slr_models.decoding.Decoder`` (``create_decoder(name, **options)``),
+    whose ``decode(log_probs (T, B, V), lengths (B,))`` gives the label ids; default ``greedy``
+    (``TypeError`` for anything else, on every rank before any work). The model's train/eval mode
+    and every RNG state are restored afterwards.
     """
+    decoder = check_decoder(decoder)
     module = unwrap_model(model)
     device = torch.device(device) if device is not None else next(module.parameters()).device
     scorer = scorer or WERScorer()
@@ -149,11 +151,11 @@ def evaluate(model: nn.Module, eval_set: EvalSet, to_glosses: Callable[[list[int
     module.eval()
     try:
         with preserved_rng():
-            decode = _as_decoder(decoder)
             accumulator = scorer.make_accumulator()
             loader = DataLoader(eval_set.dataset, batch_sampler=ListBatchSampler(batches),
                                 collate_fn=eval_set.collate_fn, num_workers=num_workers)
-            hyps = _decode_shard(module, loader, batches, decode, to_glosses, accumulator, device, autocast_dtype)
+            hyps = _decode_shard(module, loader, batches, decoder, to_glosses, accumulator, device,
+                                 autocast_dtype)
             counts = accumulator.counts
     except Exception as e:  # reported on every rank below, never swallowed
         local_exc: BaseException | None = e

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+from slr_models.decoding import Decoder
 from torch import nn
 
 from slr_train import distributed as D
@@ -30,7 +31,7 @@ from slr_train.data import EvalSet, TrainSet, train_loader
 from slr_train.determinism import configure_determinism, seed_everything
 from slr_train.ema import ModelEMA
 from slr_train.engines import Engine, build_engine
-from slr_train.evaluation import EvalResult, WERScorer, evaluate
+from slr_train.evaluation import EvalResult, WERScorer, check_decoder, evaluate
 from slr_train.feasibility import FeasibilityReport, apply_feasibility_policy, check_ctc_feasibility
 from slr_train.init_from import InitReport, init_model_from
 from slr_train.losses import ctc_loss_sum
@@ -65,22 +66,24 @@ class Trainer:
 
     ``run_dir/checkpoints`` (atomic, verified), ``run_dir/tensorboard`` and ``run_dir/history.json``
     (one entry per epoch). ``dev`` is evaluated after every ``eval_every_epochs`` epochs with raw
-    and EMA weights (``to_glosses`` maps ids to glosses; ``decoder``/``scorer`` default to greedy
-    decoding and ``slr_metrics.WERAccumulator``). ``extra_state`` (plain data: model config,
-    vocabulary, ...) is stored in every checkpoint. ``on_step(step, metrics)`` is called on every
-    rank after each optimiser step. Call inside ``distributed_session()`` when launched by torchrun.
+    and EMA weights (``to_glosses`` maps ids to glosses; ``decoder``, an ``slr_models.decoding.Decoder``
+    built once with ``create_decoder``, defaults to ``greedy``, ``scorer`` to ``slr_metrics.WERAccumulator``).
+    ``extra_state`` (plain data: model config, vocabulary, ...) is stored in every checkpoint.
+    ``on_step(step, metrics)`` is called on every rank after each optimiser step. Call inside
+    ``distributed_session()`` when launched by torchrun.
     ``config.init_from`` is applied by :meth:`initialise_weights` (called by :meth:`fit`).
     """
 
     def __init__(self, model: nn.Module, config: TrainConfig, train: TrainSet, run_dir: str | Path, *,
                  dev: EvalSet | None = None, to_glosses: Callable[[list[int]], list[str]] | None = None,
-                 decoder: Any = None, scorer: WERScorer | None = None, extra_state: dict[str, Any] | None = None,
+                 decoder: Decoder | None = None, scorer: WERScorer | None = None,
+                 extra_state: dict[str, Any] | None = None,
                  env: D.DistEnv | None = None, on_step: Callable[[int, dict[str, float]], None] | None = None) -> None:
         if dev is not None and to_glosses is None:
             raise ValueError("evaluating dev data needs to_glosses (e.g. vocabulary.decode)")
         self.model, self.config, self.train_set, self.dev = model, config, train, dev
         self.run_dir = Path(run_dir)
-        self.to_glosses, self.decoder, self.scorer = to_glosses, decoder, scorer
+        self.to_glosses, self.decoder, self.scorer = to_glosses, check_decoder(decoder), scorer
         self.extra_state = dict(extra_state or {})
         self.on_step = on_step
         self.env = env or D.DistEnv(D.get_rank(), 0, D.get_world_size(), None,

@@ -100,11 +100,12 @@ def eval_failure_worker(rank: int, world_size: int, port: int, out_dir: str) -> 
     with distributed_session():
         dev = kit.FakeDataset(6, seed=4, augment=False, prefix="dev")
 
-        def decoder(log_probs, lengths):
+        def crash_on_rank_1(log_probs, lengths):
             if rank == 1:
                 raise RuntimeError("decoder crashed on rank 1")
             return kit.greedy(log_probs, lengths)
 
+        decoder = kit.FunctionDecoder(crash_on_rank_1)
         try:
             evaluate(kit.FakeCTCModel(), EvalSet("dev", dev, kit.collate), kit.to_glosses, decoder=decoder,
                      scorer=kit.fake_scorer())

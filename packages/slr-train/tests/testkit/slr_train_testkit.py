@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 import torch.nn.functional as F
+from slr_models.decoding import Decoder
 from torch import nn
 
 FEAT = (3, 4, 4)  # C, H, W of a fake frame
@@ -269,7 +270,8 @@ def fake_scorer():
     return WERScorer(make_accumulator=FakeAccumulator)
 
 
-def greedy(log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[int]]:
+def greedy_ids(log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[int]]:
+    """Best-path ids of ``log_probs (T, B, V)``, written out here (independent of slr_models')."""
     best = log_probs.argmax(-1).transpose(0, 1).tolist()  # (B, T)
     out = []
     for seq, n in zip(best, lengths.tolist()):
@@ -280,6 +282,28 @@ def greedy(log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[int]]:
             prev = t
         out.append(ids)
     return out
+
+
+@dataclass(frozen=True)
+class FunctionDecoderConfig:
+    blank: int = 0
+
+
+class FunctionDecoder(Decoder):
+    """A test ``Decoder`` whose ``decode`` is ``fn(log_probs, lengths)`` (not registered)."""
+
+    name = "kit_function"
+    Config = FunctionDecoderConfig
+
+    def __init__(self, fn) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def decode(self, log_probs, lengths):
+        return self.fn(log_probs, lengths)
+
+
+greedy = FunctionDecoder(greedy_ids)  # the kit's dev decoder: callable like a function, and a Decoder
 
 
 def free_port() -> int:

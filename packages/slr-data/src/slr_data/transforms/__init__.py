@@ -1,5 +1,13 @@
 """Video-consistent augmentation: frozen configs, per-video parameters, the transform."""
 
+from slr_data.transforms.albumentations_adapter import (
+    ALBUMENTATIONS_PROFILE,
+    AlbumentationsConfig,
+    AlbumentationsFactoryError,
+    AlbumentationsVideo,
+    AlbumentationsVideoTransform,
+    MissingDependencyError,
+)
 from slr_data.transforms.config import (
     COLOR_OPS,
     ERASING_MODES,
@@ -33,6 +41,7 @@ from slr_data.transforms.timm_randaugment import (
 from slr_data.transforms.video import TransformedVideo, VideoTransform, normalize_video
 
 __all__ = [
+    "ALBUMENTATIONS_PROFILE",
     "COLOR_OPS",
     "ERASING_MODES",
     "EVAL_CROP_MODES",
@@ -45,7 +54,12 @@ __all__ = [
     "TIMM_MAX_LEVEL",
     "TIMM_RAND_INCREASING_OPS",
     "TIMM_RAND_OPS",
+    "AlbumentationsConfig",
+    "AlbumentationsFactoryError",
+    "AlbumentationsVideo",
+    "AlbumentationsVideoTransform",
     "EvalTransformConfig",
+    "MissingDependencyError",
     "RandAugmentConfig",
     "TimmRandAugmentConfig",
     "TrainTransformConfig",

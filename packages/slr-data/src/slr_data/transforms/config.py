@@ -299,14 +299,18 @@ def eval_preset(
                                mean=train.mean, std=train.std)
 
 
-def transform_config_from_dict(data: dict) -> TrainTransformConfig | EvalTransformConfig:
+def transform_config_from_dict(data: dict):
     """Inverse of ``config.to_dict()`` (for configs saved with a run; older saved configs, without the
     fields added since, load with the behaviour they had)."""
     data = dict(data)
     kind = data.pop("kind", None)
     classes = {"train": TrainTransformConfig, "eval": EvalTransformConfig}
+    if kind == "albumentations":  # a user's pipeline (its factory is imported again)
+        from slr_data.transforms.albumentations_adapter import AlbumentationsConfig
+
+        classes[kind] = AlbumentationsConfig
     if kind not in classes:
-        raise ValueError(f"transform config needs kind 'train' or 'eval', got {kind!r}")
+        raise ValueError(f"transform config needs kind 'train', 'eval' or 'albumentations', got {kind!r}")
     known = {f.name for f in dataclasses.fields(classes[kind])}
     unknown = sorted(set(data) - known)
     if unknown:

@@ -15,7 +15,14 @@ import torch
 
 from slr_models.decoding._arrays import cpu_numpy
 
-__all__ = ["check_blank", "check_ctc_inputs", "check_frame_maxima", "check_hypotheses"]
+__all__ = [
+    "check_blank",
+    "check_ctc_inputs",
+    "check_frame_maxima",
+    "check_hypotheses",
+    "check_option_bool",
+    "check_option_int",
+]
 
 
 def check_ctc_inputs(
@@ -111,3 +118,19 @@ def _as_length_tensor(lengths: torch.Tensor | Sequence[int]) -> torch.Tensor:
     if any(value != original for value, original in zip(values, lengths, strict=True)):
         raise TypeError(f"lengths must hold integers, got {list(lengths)}")
     return torch.tensor(values, dtype=torch.int64)
+
+
+def check_option_int(name: str, value: object, minimum: int, allow_none: bool = False) -> None:
+    """Raise ``ValueError`` unless the decoder option ``name`` is an int ``>= minimum`` (or
+    ``None`` when ``allow_none``)."""
+    if allow_none and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        also = " or None" if allow_none else ""
+        raise ValueError(f"{name} must be an int >= {minimum}{also}, got {value!r}")
+
+
+def check_option_bool(name: str, value: object) -> None:
+    """Raise ``ValueError`` unless the decoder option ``name`` is ``True`` or ``False``."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")

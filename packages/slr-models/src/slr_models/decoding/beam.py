@@ -1,4 +1,6 @@
-"""``CTCBeamDecoder``: CTC beam search with a backend picked per device."""
+"""CTC beam search with a backend picked per device: ``CTCBeamDecoder`` (registered as
+``beam``) and its fixed-backend forms ``PrefixBeamDecoder`` (``prefix_beam``) and
+``TorchaudioBeamDecoder`` (``torchaudio_beam``)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,8 @@ from dataclasses import dataclass
 
 import torch
 
-from slr_models.decoding._validation import check_ctc_inputs
+from slr_models.decoding._validation import check_ctc_inputs, check_option_bool, check_option_int
+from slr_models.decoding.base import Decoder
 from slr_models.decoding.backends import (
     CUDA_MAX_BEAM,
     BeamSearch,
@@ -18,11 +21,70 @@ from slr_models.decoding.backends import (
     flashlight_unavailable_reason,
 )
 from slr_models.decoding.greedy import best_path, collapse_best_path
+from slr_models.decoding.registry import register_decoder
 from slr_models.decoding.scoring import score_candidates
 
-__all__ = ["BACKENDS", "BackendChoice", "CTCBeamDecoder"]
+__all__ = [
+    "BACKENDS",
+    "BackendChoice",
+    "BeamSearchConfig",
+    "CTCBeamDecoder",
+    "PrefixBeamConfig",
+    "PrefixBeamDecoder",
+    "TorchaudioBeamConfig",
+    "TorchaudioBeamDecoder",
+]
 
 BACKENDS = ("auto", "torchaudio", "prefix")
+
+
+def _check_beam_options(beam_size: object, blank: object, token_beam: object, rescore: object) -> None:
+    check_option_int("beam_size", beam_size, 1)
+    check_option_int("blank", blank, 0)
+    check_option_int("token_beam", token_beam, 1, allow_none=True)
+    check_option_bool("rescore", rescore)
+
+
+@dataclass(frozen=True)
+class BeamSearchConfig:
+    """Options of the ``beam`` decoder (:class:`CTCBeamDecoder`, which documents them);
+    ``backend`` is one of :data:`BACKENDS`."""
+
+    beam_size: int = 5
+    blank: int = 0
+    backend: str = "auto"
+    token_beam: int | None = None
+    rescore: bool = True
+
+    def __post_init__(self) -> None:
+        _check_beam_options(self.beam_size, self.blank, self.token_beam, self.rescore)
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+
+
+@dataclass(frozen=True)
+class PrefixBeamConfig:
+    """Options of the ``prefix_beam`` decoder (:class:`PrefixBeamDecoder`)."""
+
+    beam_size: int = 5
+    blank: int = 0
+    rescore: bool = True
+
+    def __post_init__(self) -> None:
+        _check_beam_options(self.beam_size, self.blank, None, self.rescore)
+
+
+@dataclass(frozen=True)
+class TorchaudioBeamConfig:
+    """Options of the ``torchaudio_beam`` decoder (:class:`TorchaudioBeamDecoder`)."""
+
+    beam_size: int = 5
+    blank: int = 0
+    token_beam: int | None = None
+    rescore: bool = True
+
+    def __post_init__(self) -> None:
+        _check_beam_options(self.beam_size, self.blank, self.token_beam, self.rescore)
 
 
 @dataclass(frozen=True)
@@ -49,8 +111,9 @@ class BackendChoice:
 _BACKEND_OF = {"cuda_ctc_decoder": "torchaudio", "flashlight": "torchaudio", "prefix": "prefix"}
 
 
-class CTCBeamDecoder:
-    """CTC beam search over padded, time-major log-probabilities.
+@register_decoder
+class CTCBeamDecoder(Decoder):
+    """``beam``: CTC beam search over padded, time-major log-probabilities.
 
     Args:
         beam_size: hypotheses kept per frame (``>= 1``). The prefix and CUDA backends count
@@ -75,6 +138,9 @@ class CTCBeamDecoder:
     log-likelihoods); inputs may live on the CPU or a CUDA device.
     """
 
+    name = "beam"
+    Config = BeamSearchConfig
+
     def __init__(
         self,
         beam_size: int = 5,
@@ -83,19 +149,18 @@ class CTCBeamDecoder:
         token_beam: int | None = None,
         rescore: bool = True,
     ) -> None:
-        if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
-            raise ValueError(f"beam_size must be an int >= 1, got {beam_size!r}")
-        if isinstance(blank, bool) or not isinstance(blank, int) or blank < 0:
-            raise ValueError(f"blank must be an int >= 0, got {blank!r}")
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        if token_beam is not None and (not isinstance(token_beam, int) or token_beam < 1):
-            raise ValueError(f"token_beam must be an int >= 1 or None, got {token_beam!r}")
-        self.beam_size = beam_size
-        self.blank = blank
+        self._configure(BeamSearchConfig(beam_size, blank, backend, token_beam, rescore), backend)
+
+    def _configure(
+        self, config: BeamSearchConfig | PrefixBeamConfig | TorchaudioBeamConfig, backend: str
+    ) -> None:
+        self.config = config
+        self.beam_size = config.beam_size
+        self.blank = config.blank
         self.backend = backend
-        self.token_beam = 2 * beam_size if token_beam is None else token_beam
-        self.rescore = rescore
+        token_beam = getattr(config, "token_beam", None)  # PrefixBeamConfig has none (prefix ignores it)
+        self.token_beam = 2 * config.beam_size if token_beam is None else token_beam
+        self.rescore = config.rescore
         self.last_choice: BackendChoice | None = None
         self._choices: dict[str, BackendChoice] = {}
         self._searchers: dict[tuple[str, str, int], BeamSearch] = {}
@@ -105,11 +170,10 @@ class CTCBeamDecoder:
         state["_searchers"] = {}  # torchaudio decoders hold native handles; rebuilt on demand
         return state
 
-    def __repr__(self) -> str:
-        return (
-            f"CTCBeamDecoder(beam_size={self.beam_size}, blank={self.blank}, backend={self.backend!r}, "
-            f"token_beam={self.token_beam}, rescore={self.rescore})"
-        )
+    @property
+    def tag(self) -> str:
+        """``beam5`` for ``beam`` with ``beam_size=5`` (``prefix_beam5``, ...)."""
+        return f"{self.name}{self.beam_size}"
 
     def backend_for(self, device: torch.device | str = "cpu") -> BackendChoice:
         """The backend that decodes ``log_probs`` on ``device``, with the reason.
@@ -221,3 +285,32 @@ class CTCBeamDecoder:
                 searcher = CudaBackend(vocab, self.beam_size, self.blank, torch.device(choice.runs_on))
             self._searchers[key] = searcher
         return self._searchers[key]
+
+
+@register_decoder
+class PrefixBeamDecoder(CTCBeamDecoder):
+    """``prefix_beam``: :class:`CTCBeamDecoder` always on this package's prefix beam search
+    (Python and numpy on the CPU; CUDA scores are copied), which needs neither torchaudio nor
+    flashlight-text. Same results as ``CTCBeamDecoder(backend="prefix")``."""
+
+    name = "prefix_beam"
+    Config = PrefixBeamConfig
+
+    def __init__(self, beam_size: int = 5, blank: int = 0, rescore: bool = True) -> None:
+        self._configure(PrefixBeamConfig(beam_size, blank, rescore), "prefix")
+
+
+@register_decoder
+class TorchaudioBeamDecoder(CTCBeamDecoder):
+    """``torchaudio_beam``: :class:`CTCBeamDecoder` always on torchaudio's decoders
+    (``cuda_ctc_decoder`` for CUDA tensors, flashlight-text's ``ctc_decoder`` on the CPU); like
+    ``CTCBeamDecoder(backend="torchaudio")``, decoding raises ``RuntimeError`` with the reasons
+    where neither runs (see :meth:`CTCBeamDecoder.backend_for`)."""
+
+    name = "torchaudio_beam"
+    Config = TorchaudioBeamConfig
+
+    def __init__(
+        self, beam_size: int = 5, blank: int = 0, token_beam: int | None = None, rescore: bool = True
+    ) -> None:
+        self._configure(TorchaudioBeamConfig(beam_size, blank, token_beam, rescore), "torchaudio")

@@ -4,13 +4,46 @@ repeats, drop blanks."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 
 from slr_models.decoding._arrays import cpu_numpy
-from slr_models.decoding._validation import check_ctc_inputs, check_frame_maxima
+from slr_models.decoding._validation import check_ctc_inputs, check_frame_maxima, check_option_int
+from slr_models.decoding.base import Decoder
+from slr_models.decoding.registry import register_decoder
 
-__all__ = ["best_path", "collapse_best_path", "ctc_greedy_decode"]
+__all__ = ["GreedyConfig", "GreedyDecoder", "best_path", "collapse_best_path", "ctc_greedy_decode"]
+
+
+@dataclass(frozen=True)
+class GreedyConfig:
+    """Options of the ``greedy`` decoder: ``blank``, the index of the CTC blank (``>= 0``)."""
+
+    blank: int = 0
+
+    def __post_init__(self) -> None:
+        check_option_int("blank", self.blank, 0)
+
+
+@register_decoder
+class GreedyDecoder(Decoder):
+    """``greedy``: :func:`ctc_greedy_decode` behind the :class:`~slr_models.decoding.Decoder`
+    interface."""
+
+    name = "greedy"
+    Config = GreedyConfig
+
+    def __init__(self, blank: int = 0) -> None:
+        self.config = GreedyConfig(blank)
+
+    def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor | Sequence[int]) -> list[list[int]]:
+        """Best path of each sequence of ``log_probs (T, B, V)`` (see :func:`ctc_greedy_decode`)."""
+        return ctc_greedy_decode(log_probs, lengths, self.config.blank)
+
+    def best_path(self, log_probs: torch.Tensor) -> torch.Tensor:
+        """``(T, B)`` arg-max class of every frame (the alignment before collapsing)."""
+        return best_path(log_probs)
 
 
 def ctc_greedy_decode(
