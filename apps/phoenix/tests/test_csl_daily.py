@@ -71,6 +71,6 @@ def test_a_one_epoch_run_on_synthetic_csl_daily_scores_chinese_glosses(csl_root,
     assert any(gloss in stm_text for gloss in CHINESE_GLOSSES)
     report = json.loads((run / "dev.json").read_text(encoding="utf-8"))
     assert report["wer"] == pytest.approx(results["dev"]["wer"]) and report["protocol"] == "csl-daily"
-    for name in ("dev.pra", "dev.confusions.txt"):  # the reports show the glosses, in UTF-8
+    for name in ("dev.pra", "dev.confusions.txt", "report.html"):  # the reports show the glosses, in UTF-8
         assert any(gloss in (run / name).read_bytes().decode("utf-8") for gloss in CHINESE_GLOSSES), name
     assert set(Vocabulary.load(run / "vocab.json").glosses) <= set(CHINESE_GLOSSES)
