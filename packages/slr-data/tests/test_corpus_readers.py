@@ -80,7 +80,7 @@ def test_info_entry_errors_name_file_and_entry(tmp_path):
     path = tmp_path / "dev_info.npy"
     good = {"fileid": "a", "folder": "dev/a/1/*.png", "signer": "S1", "label": "X", "num_frames": 3}
     np.save(path, {"prefix": "p", 0: good, 1: {**good, "num_frames": "3"}}, allow_pickle=True)
-    with pytest.raises(DataFormatError, match=r"entry 1: field 'num_frames' must be int"):
+    with pytest.raises(DataFormatError, match=r"key 1: field 'num_frames' must be int"):
         read_info_file(path)
     np.save(path, {"prefix": "p", 0: good, 2: good}, allow_pickle=True)
     with pytest.raises(DataFormatError, match="not 0..1"):
@@ -111,5 +111,5 @@ def test_phoenix2014t_csv_and_frame_folders(tmp_path):
     assert len(corpus.vocab) == 4
     bad = manual / "PHOENIX-2014-T.dev.corpus.csv"
     bad.write_text(f"{header}\nd1|d1/1/*.png|-1|-1|Signer08|A\n")
-    with pytest.raises(DataFormatError, match=r"dev.corpus.csv, line 2: expected 7"):
+    with pytest.raises(DataFormatError, match=r"dev.corpus.csv:2: expected 7"):
         load_phoenix2014t(tmp_path)

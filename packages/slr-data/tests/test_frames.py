@@ -115,7 +115,7 @@ def test_grey_alpha_and_16_bit_frames_become_rgb(tmp_path):
 def test_frame_read_error_survives_pickling():
     import pickle
 
-    error = pickle.loads(pickle.dumps(FrameReadError("/x/y.png", "corrupt")))
+    error = pickle.loads(pickle.dumps(FrameReadError("corrupt", "/x/y.png")))
     assert isinstance(error, FrameReadError) and error.path == "/x/y.png" and "corrupt" in str(error)
 
 
@@ -146,6 +146,7 @@ def test_frame_read_error_from_a_dataloader_worker_stays_a_frame_read_error(tmp_
     assert "Original Traceback" in info.value.worker_traceback
 
 
-def test_frame_read_error_needs_a_reason_unless_re_raised():
-    with pytest.raises(TypeError):
-        FrameReadError("just a path")
+def test_frame_read_error_takes_the_common_shape():
+    error = FrameReadError("cannot read frame file", "/x/y.png")
+    assert str(error) == "/x/y.png: cannot read frame file" and error.path == "/x/y.png"
+    assert str(FrameReadError("no path known")) == "no path known" and FrameReadError("x").path is None

@@ -40,7 +40,7 @@ def test_load_keypoints_formats_and_errors(tmp_path):
     assert (loaded["b"][..., 2] == 1).all()
     bad = tmp_path / "bad.pkl"
     bad.write_bytes(pickle.dumps({"v": np.zeros((4, 50, 2))}))
-    with pytest.raises(DataFormatError, match=r"bad.pkl, entry 'v': expected 121"):
+    with pytest.raises(DataFormatError, match=r"bad.pkl: key 'v': expected 121"):
         load_keypoints(bad)
     with pytest.raises(DataFormatError):
         to_121_keypoints(np.zeros((3, 121)))

@@ -42,7 +42,7 @@ def test_bad_info_entries_name_the_entry(tmp_path, changes, message):
     path = _info(tmp_path, **changes)
     with pytest.raises(DataFormatError, match=message) as info:
         read_info_file(path)
-    assert str(info.value).startswith(f"{path}, entry 1: ")
+    assert str(info.value).startswith(f"{path}: key 1: ")
 
 
 def test_num_frames_limit_is_the_video_limit(tmp_path):
@@ -60,7 +60,7 @@ def test_frame_folders_stay_under_the_root(tmp_path):
     path = _info(tmp_path, folder="dev/./x/../v1/1/*.png")  # '..' that stays inside is normalised
     assert read_info_file(path)[1].frame_dir == tmp_path / "frames" / "dev" / "v1" / "1"
     path = _info(tmp_path, folder="../outside/*.png")
-    with pytest.raises(DataFormatError, match="entry 1: field 'folder'"):
+    with pytest.raises(DataFormatError, match="key 1: field 'folder'"):
         read_info_file(path, frames_root=tmp_path / "explicit")
 
 
@@ -73,7 +73,7 @@ def test_corpus_loader_refuses_an_escaping_folder(slr_data_tiny_corpus, tmp_path
     info = np.load(info_path, allow_pickle=True).item()  # our own test file
     info[0]["folder"] = "../../../../tmp/elsewhere/*.png"
     np.save(info_path, info, allow_pickle=True)
-    with pytest.raises(DataFormatError, match=r"dev_info.npy, entry 0: field 'folder': path '\.\./\.\./"):
+    with pytest.raises(DataFormatError, match=r"dev_info.npy: key 0: field 'folder': path '\.\./\.\./"):
         load_phoenix2014(corpus)
 
 
@@ -86,30 +86,30 @@ def _csv(tmp_path, rows, header="id|folder|signer|annotation"):
 def test_csv_rows_name_the_line(tmp_path):
     good = "v0|v0/1/*.png|S1|A B"
     path = _csv(tmp_path, [good, "v1|../../../etc/*|S1|A"])
-    with pytest.raises(DataFormatError, match=r"dev.corpus.csv, line 3: folder: path '\.\./\.\./\.\./etc'"):
+    with pytest.raises(DataFormatError, match=r"dev.corpus.csv:3: folder: path '\.\./\.\./\.\./etc'"):
         read_corpus_csv(path, split="dev", frames_root=tmp_path, with_frame_counts=False)
     path = _csv(tmp_path, [good, "v 1|v1/1/*.png|S1|A"])
-    with pytest.raises(DataFormatError, match="line 3: id 'v 1' must be non-empty without spaces"):
+    with pytest.raises(DataFormatError, match=":3: id 'v 1' must be non-empty without spaces"):
         read_corpus_csv(path, split="dev", frames_root=tmp_path, with_frame_counts=False)
     header = "name|video|start|end|speaker|orth|translation"
     path = _csv(tmp_path, ["../x||-1|-1|S1|A|t"], header=header)
-    with pytest.raises(DataFormatError, match="line 2: name '../x' must not be a path"):
+    with pytest.raises(DataFormatError, match=":2: name '../x' must not be a path"):
         read_phoenix2014t_csv(path, split="dev", frames_root=tmp_path, with_frame_counts=False)
 
 
 def test_text_inputs_are_bounded(tmp_path):
     long_line = _csv(tmp_path, ["v0|v0/1/*.png|S1|" + "A " * (1 << 20)])
-    with pytest.raises(DataFormatError, match=r"dev.corpus.csv, line 2: line longer than 1048576 bytes"):
+    with pytest.raises(DataFormatError, match=r"dev.corpus.csv:2: line longer than 1048576 bytes"):
         read_corpus_csv(long_line, split="dev", frames_root=tmp_path)
-    with pytest.raises(DataFormatError, match="/dev/zero, line 1: line longer than"):
+    with pytest.raises(DataFormatError, match="/dev/zero:1: line longer than"):
         read_corpus_csv("/dev/zero", split="dev", frames_root=tmp_path)
     many = _csv(tmp_path, [f"v{i}|v{i}/1/*.png|S1|A" for i in range(10)])
-    with using_limits(max_lines=5), pytest.raises(DataFormatError, match="line 6: more than 5 lines"):
+    with using_limits(max_lines=5), pytest.raises(DataFormatError, match=":6: more than 5 lines"):
         read_corpus_csv(many, split="dev", frames_root=tmp_path)
     assert len(read_text_lines(many, limits=DataLimits(max_lines=11))) == 11
     latin = tmp_path / "latin.csv"
     latin.write_bytes(b"id|folder|signer|annotation\nv0|v0|S1|M\xdcNCHEN\n")
-    with pytest.raises(DataFormatError, match="latin.csv, line 2: not UTF-8 text"):
+    with pytest.raises(DataFormatError, match="latin.csv:2: not UTF-8 text"):
         read_corpus_csv(latin, split="dev", frames_root=tmp_path)
 
 
@@ -120,7 +120,7 @@ def test_text_reader_line_handling(tmp_path):
     exact = tmp_path / "exact.txt"
     exact.write_bytes(b"x" * 8 + b"\r\n" + b"y" * 8)
     assert read_text_lines(exact, limits=DataLimits(max_line_bytes=8)) == ["x" * 8, "y" * 8]
-    with pytest.raises(DataFormatError, match="line 1: line longer than 7 bytes"):
+    with pytest.raises(DataFormatError, match=":1: line longer than 7 bytes"):
         read_text_lines(exact, limits=DataLimits(max_line_bytes=7))
     with pytest.raises(DataFormatError, match="is a directory"):
         read_text_lines(tmp_path)

@@ -177,7 +177,7 @@ def test_a_frame_count_mismatch_is_refused_up_front(corpus, tmp_path):
         VideoDataset(corpus["dev"], corpus.vocab, eval_preset(24), keypoints=load_keypoint_file(path),
                      on_error="skip")
     message = str(info.value)
-    assert message.startswith(f"{path}, entry 'fullFrame-210x260px/dev/{short.video_id}/1/")
+    assert message.startswith(f"{path}: key 'fullFrame-210x260px/dev/{short.video_id}/1/")
     assert f"{short.num_frames - 1} keypoint rows for the {short.num_frames} frames" in message
     assert repr(short.video_id) in message and "1 of" in message
 
@@ -203,14 +203,14 @@ def test_a_mismatch_with_the_frames_on_disk_fails_or_skips_the_video(corpus, tmp
     ("content", "expected"),
     [
         ([np.zeros((3, 121, 3))], "expected a dict of video key -> keypoints, got list"),
-        ({"v": {"scores": np.zeros(3)}}, "entry 'v': dict entry without a 'keypoints' array"),
-        ({"v": "not keypoints"}, "entry 'v': expected a real-valued"),
-        ({"v": np.zeros((3, 121))}, r"entry 'v': expected a real-valued .* \(3, 121\)"),
+        ({"v": {"scores": np.zeros(3)}}, "key 'v': dict entry without a 'keypoints' array"),
+        ({"v": "not keypoints"}, "key 'v': expected a real-valued"),
+        ({"v": np.zeros((3, 121))}, r"key 'v': expected a real-valued .* \(3, 121\)"),
         ({"v": np.zeros((3, 121, 4))}, r"\(3, 121, 4\)"),
         ({"v": np.zeros((0, 121, 3))}, r"T >= 1, got float64 \(0, 121, 3\)"),
         ({"v": np.zeros((3, 50, 3))}, "expected 121 .* keypoints, got 50"),
         ({"v": np.zeros((3, 121, 3), dtype=complex)}, "complex128"),
-        ({"v": [[[1.0, 2.0]], [[1.0]]]}, "entry 'v': keypoints are not an array"),
+        ({"v": [[[1.0, 2.0]], [[1.0]]]}, "key 'v': keypoints are not an array"),
     ],
 )
 def test_bad_content_and_shapes_are_refused_naming_the_entry(tmp_path, content, expected):

@@ -54,7 +54,7 @@ def test_json_save_load_round_trip(tmp_path):
 def test_load_errors_name_file_and_line(tmp_path):
     bad = tmp_path / "vocab.json"
     bad.write_text('{\n "format": "slr-vocabulary",\n oops\n}')
-    with pytest.raises(DataFormatError, match=r"vocab.json, line 3"):
+    with pytest.raises(DataFormatError, match=r"vocab.json:3"):
         Vocabulary.load(bad)
     bad.write_text(json.dumps({"format": "something-else"}))
     with pytest.raises(DataFormatError, match="not an slr vocabulary"):

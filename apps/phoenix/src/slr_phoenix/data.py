@@ -82,7 +82,7 @@ def check_frame_folders(corpus: Corpus, on_error: str) -> None:
                f"{len(records)} videos have none); point --data-root at the corpus release folder, or set "
                "data.frames_root to the fullFrame-* folder the frame paths are relative to")
     if on_error == "raise":
-        raise FrameReadError(first.frame_dir, message)
+        raise FrameReadError(message, first.frame_dir)
     _log.warning("%s: %s; data.on_error=skip: they will be skipped", first.frame_dir, message)
 
 

@@ -37,24 +37,21 @@ from slr_models.interop import CheckpointImportError, check_bundle, is_bundle, m
 from slr_train import (
     CheckpointError,
     CheckpointManager,
+    CheckpointRecord,
     EvalSet,
     distributed_session,
-    eval_model_state,
     load_checkpoint,
 )
 from slr_train.atomic import atomic_write_json
 
 from slr_phoenix.data import build_eval_sets, prepare_corpus
+from slr_phoenix.errors import CheckpointNotFoundError
 from slr_phoenix.pipeline import decoder_from_settings, evaluate_splits
 from slr_phoenix.settings import AppConfig, ConfigError, EvalSettings
 from slr_phoenix.run_report import write_rescore_report
 from slr_phoenix.utterance_views import check_plot_ids, write_utterance_plots
 
 _log = logging.getLogger(__name__)
-
-
-class CheckpointNotFoundError(FileNotFoundError):
-    """No usable checkpoint at the given path."""
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
@@ -111,10 +108,10 @@ def bundle_eval_transform(preprocessing: dict[str, Any], img_size: int, path: Pa
         config = EvalTransformConfig(size=crop, resize=None if resize is None else int(resize), crop_mode="center",
                                      mean=tuple(preprocessing["mean"]), std=tuple(preprocessing["std"]))
     except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointImportError(path, f"bad preprocessing in bundle ({type(exc).__name__}: {exc})") from None
+        raise CheckpointImportError(f"bad preprocessing in bundle ({type(exc).__name__}: {exc})", path) from None
     if crop != img_size:
-        raise CheckpointImportError(path, f"the bundle's preprocessing crops {crop} px, but its model takes "
-                                          f"{img_size} px frames (re-import it with slr-models import-mamba-slr)")
+        raise CheckpointImportError(f"the bundle's preprocessing crops {crop} px, but its model takes {img_size} "
+                                    "px frames (re-import it with slr-models import-mamba-slr)", path)
     return config
 
 
@@ -123,10 +120,10 @@ def _load_bundle(checkpoint: Path, bundle: dict[str, Any], device: str | torch.d
     try:
         vocab = Vocabulary(list(bundle["glosses"]))
     except (TypeError, ValueError) as exc:
-        raise CheckpointImportError(checkpoint, f"bad glosses in bundle: {exc}") from None
+        raise CheckpointImportError(f"bad glosses in bundle: {exc}", checkpoint) from None
     if len(vocab) != model.config.num_classes:
-        raise CheckpointImportError(checkpoint, f"{len(vocab) - 1} glosses + blank, but the model has "
-                                                f"{model.config.num_classes} classes")
+        raise CheckpointImportError(f"{len(vocab) - 1} glosses + blank, but the model has "
+                                    f"{model.config.num_classes} classes", checkpoint)
     eval_transform = bundle_eval_transform(dict(bundle["preprocessing"]), model.config.img_size, checkpoint)
     transform = VideoTransform(eval_transform)
     every_frame = TemporalConfig(frame_interval=1, random_offset=False, rescale=0.0, max_frames=None)
@@ -146,18 +143,17 @@ def load_trained(path: str | Path, device: str | torch.device = "cpu") -> Loaded
         raise CheckpointError(f"{checkpoint}: neither an slr-train checkpoint (its manifest "
                               f"{checkpoint.with_suffix('.json').name} is missing) nor an slr-model bundle; a "
                               "Mamba_SLR checkpoint must first be imported with 'slr-models import-mamba-slr'")
-    payload = load_checkpoint(checkpoint)  # torch.load(weights_only=True), sha256-verified
-    extra = payload.get("extra") or {}
+    record = CheckpointRecord.from_payload(load_checkpoint(checkpoint), checkpoint)  # weights_only, verified
+    extra = record.extra or {}
     missing = [k for k in ("model", "vocab", "eval_transform", "app_config") if k not in extra]
     if missing:
         raise CheckpointNotFoundError(f"{checkpoint}: not an slr_phoenix checkpoint (missing {missing})")
     model = create_model_from_config(extra["model"])
-    model.load_state_dict(eval_model_state(payload))
+    model.load_state_dict(record.model_state())
     model.to(device).eval()
     transform = VideoTransform(transform_config_from_dict(extra["eval_transform"]))
     temporal = TemporalConfig(**extra.get("eval_temporal", {}))
-    meta = {"kind": payload.get("kind"), "epoch": payload.get("epoch"), "weights": payload.get("weights"),
-            "dev": payload.get("dev")}
+    meta = {"kind": record.kind, "epoch": record.epoch, "weights": record.weights, "dev": record.dev}
     config = AppConfig.from_dict(extra["app_config"], source=f"{checkpoint} (stored config)")
     return LoadedModel(model, Vocabulary.from_dict(extra["vocab"], source=str(checkpoint)), transform, temporal,
                        config, checkpoint, meta, config.eval)

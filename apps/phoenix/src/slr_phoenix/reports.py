@@ -20,9 +20,7 @@ from typing import Any, Sequence
 from slr_metrics import ScoreReport, score_files, write_ctm
 from slr_train.atomic import atomic_write_bytes
 
-
-class ScoringMismatchError(RuntimeError):
-    """File-based scoring disagrees with the counts accumulated while decoding."""
+from slr_phoenix.errors import ScoringMismatchError
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -17,9 +17,7 @@ from typing import Any, Iterable, Mapping
 
 from slr_train.config import _describe, _matches  # the type rules TrainConfig.from_dict applies
 
-
-class ConfigError(ValueError):
-    """A configuration file or override is invalid; the message names the file/key."""
+from slr_phoenix.errors import ConfigError
 
 
 def suggestion(value: Any, allowed: Iterable[Any]) -> str:

@@ -35,6 +35,7 @@ from slr_data.corpus import (
 from slr_data.dataset import VideoDataset, check_frames
 from slr_data.errors import (
     DataError,
+    SlrDataError,
     DataFormatError,
     FrameReadError,
     OutputPathError,
@@ -97,6 +98,7 @@ __all__ = [
     "PackedBatch",
     "PaddedBatch",
     "RandAugmentConfig",
+    "SlrDataError",
     "SynthConfig",
     "SynthCorpus",
     "TemporalConfig",

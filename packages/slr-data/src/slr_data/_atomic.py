@@ -43,14 +43,14 @@ def resolve_output_path(path: str | os.PathLike, *, inputs: Iterable[str | os.Pa
         info = os.stat(target)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise OutputPathError(given, f"cannot write here ({exc.strerror})") from None
+            raise OutputPathError(f"cannot write here ({exc.strerror})", given) from None
         info = None  # absent, or under a file: creating it fails with an OSError naming the path
     if info is not None and not stat.S_ISREG(info.st_mode):
         kind = (
             "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file (a device, FIFO or socket?)"
         )
         link = f" (through the link to {target})" if target != given else ""
-        raise OutputPathError(given, f"exists and is {kind}{link}; refusing to replace it")
+        raise OutputPathError(f"exists and is {kind}{link}; refusing to replace it", given)
     if info is not None:
         for source in inputs:
             try:
@@ -59,8 +59,8 @@ def resolve_output_path(path: str | os.PathLike, *, inputs: Iterable[str | os.Pa
                 continue
             if same:
                 raise OutputPathError(
-                    given,
                     f"is also an input of this operation ({os.fspath(source)}); refusing to overwrite it",
+                    given,
                 )
     return target
 

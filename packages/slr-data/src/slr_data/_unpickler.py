@@ -75,7 +75,7 @@ class BoundedUnpickler(pickle._Unpickler):
 
     # ------------------------------------------------------------------ errors and budgets
     def fail(self, message: str) -> DataFormatError:
-        return DataFormatError(self.source, message)
+        return DataFormatError(message, self.source)
 
     def spend(self, nbytes: int, what: str) -> None:
         """Charge an allocation of ``nbytes`` made by ``what`` to the byte budget."""
@@ -241,9 +241,9 @@ class BoundedUnpickler(pickle._Unpickler):
         module = _PY2_MODULES.get(module, module)
         if (module, name) not in ALLOWED_GLOBALS:
             raise UnsafePickleError(
-                self.source,
                 f"refusing to unpickle global '{module}.{name}': only plain containers, numbers, "
                 "strings and numpy arrays are allowed (nothing was executed)",
+                self.source,
             )
         return resolve_global(module, name)
 
@@ -256,14 +256,14 @@ class BoundedUnpickler(pickle._Unpickler):
         self.append(self.find_class(*key))
 
     def persistent_load(self, pid):
-        raise UnsafePickleError(self.source, "persistent ids are not allowed in metadata pickles")
+        raise UnsafePickleError("persistent ids are not allowed in metadata pickles", self.source)
 
     def call(self, func, args, kwargs=None):
         """``func(*args, **kwargs)`` through its checked constructor."""
         entry = CALLS.get(id(func))
         if entry is None or entry[0] is not func:
             raise UnsafePickleError(
-                self.source, f"refusing to call a {type(func).__name__} object: not an allowed constructor"
+                f"refusing to call a {type(func).__name__} object: not an allowed constructor", self.source
             )
         if not isinstance(args, tuple):
             raise self.fail(f"constructor arguments must be a tuple, got {type(args).__name__}")

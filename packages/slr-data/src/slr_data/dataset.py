@@ -135,7 +135,9 @@ class VideoDataset(Dataset):
             if unknown:
                 videos = sum(1 for r in self.records if any(g not in self.vocab for g in r.glosses))
                 first = next(r for r in self.records if any(g not in self.vocab for g in r.glosses))
-                raise UnknownGlossError(unknown, f"{videos} video(s), first {first.source or first.video_id}")
+                raise UnknownGlossError(
+                    unknown=unknown, context=f"{videos} video(s), first {first.source or first.video_id}"
+                )
         return [
             torch.tensor(self.vocab.encode(r.glosses, context=r.source), dtype=torch.int64)
             for r in self.records

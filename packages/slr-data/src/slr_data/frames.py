@@ -78,19 +78,19 @@ def list_frame_files(
                     names.append(name)
                     if len(names) > limit:
                         raise FrameReadError(
-                            folder,
                             f"more than {limit} frame images in the folder: longer than the maximum video "
                             "(SLR_DATA_MAX_VIDEO_FRAMES)",
+                            folder,
                         )
     except FileNotFoundError:
-        raise FrameReadError(folder, "frame folder does not exist") from None
+        raise FrameReadError("frame folder does not exist", folder) from None
     except NotADirectoryError:
-        raise FrameReadError(folder, "expected a folder of frame images, found a file") from None
+        raise FrameReadError("expected a folder of frame images, found a file", folder) from None
     except PermissionError as exc:
-        raise FrameReadError(folder, f"cannot list frame folder ({exc.strerror})") from None
+        raise FrameReadError(f"cannot list frame folder ({exc.strerror})", folder) from None
     if not names:
         what = pattern or "/".join(IMAGE_SUFFIXES)
-        raise FrameReadError(folder, f"no frame images ({what}) in folder")
+        raise FrameReadError(f"no frame images ({what}) in folder", folder)
     names.sort(key=natural_sort_key)
     return [folder / n for n in names]
 
@@ -131,20 +131,20 @@ def _decode_raw(path: Path, limits: DataLimits) -> np.ndarray:
         try:
             raw = handle.read()
         except OSError as exc:
-            raise FrameReadError(path, f"cannot read frame file ({exc.strerror or exc})") from None
+            raise FrameReadError(f"cannot read frame file ({exc.strerror or exc})", path) from None
     check_image_header(io.BytesIO(raw), path, limits)  # before decoding allocates the pixels
     data = np.frombuffer(raw, dtype=np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
-        raise FrameReadError(path, "corrupt or unsupported image (cv2.imdecode failed)")
+        raise FrameReadError("corrupt or unsupported image (cv2.imdecode failed)", path)
     check_frame_size(path, image.shape[1], image.shape[0], limits, what="decoded image")
     if image.dtype == np.uint16:
         image = (image >> 8).astype(np.uint8)
     elif image.dtype != np.uint8:
-        raise FrameReadError(path, f"unsupported pixel type {image.dtype}")
+        raise FrameReadError(f"unsupported pixel type {image.dtype}", path)
     channels = 1 if image.ndim == 2 else image.shape[2]
     if channels not in _TO_RGB:
-        raise FrameReadError(path, f"unsupported number of channels ({channels})")
+        raise FrameReadError(f"unsupported number of channels ({channels})", path)
     return image
 
 
@@ -155,9 +155,9 @@ def _decode_into(
     image = _decode_raw(path, limits) if image is None else image
     if image.shape[:2] != out.shape[1:3]:
         raise FrameReadError(
-            path,
             f"frame size {image.shape[1]}x{image.shape[0]} differs from the video's first "
             f"frame ({out.shape[2]}x{out.shape[1]})",
+            path,
         )
     channels = 1 if image.ndim == 2 else image.shape[2]
     cv2.cvtColor(image, _TO_RGB[channels], dst=out[index])
@@ -196,9 +196,9 @@ def decode_frames(
         jobs.append((i, path))
     if len(cache) > limits.max_video_frames:
         raise FrameReadError(
-            paths[0],
             f"a video of {len(cache)} frames (from this one) is longer than the maximum "
             f"{limits.max_video_frames} (SLR_DATA_MAX_VIDEO_FRAMES)",
+            paths[0],
         )
     first = _decode_raw(paths[0], limits)
     _check_video_bytes(paths[0], len(paths), first.shape[1], first.shape[0], limits)
@@ -226,9 +226,9 @@ def _check_video_bytes(source, frames: int, width: int, height: int, limits: Dat
     nbytes = frames * width * height * 3
     if nbytes > limits.max_video_bytes:
         raise FrameReadError(
-            source,
             f"{frames} frames of {width}x{height} pixels need {nbytes} bytes decoded, more than the maximum "
             f"{limits.max_video_bytes} (SLR_DATA_MAX_VIDEO_BYTES); refused before decoding",
+            source,
         )
 
 
@@ -249,7 +249,7 @@ def read_video(
     if path.is_dir():
         return decode_frames(list_frame_files(path, limits=limits), num_threads=num_threads, limits=limits)
     if not path.exists():
-        raise FrameReadError(path, "no such video file or frame folder")
+        raise FrameReadError("no such video file or frame folder", path)
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return decode_frames([path], num_threads=1, limits=limits)
     return _read_video_file(path, limits)
@@ -269,13 +269,13 @@ def _read_video_file(path: Path, limits: DataLimits) -> np.ndarray:
     try:
         mode = path.stat().st_mode
     except OSError as exc:
-        raise FrameReadError(path, f"cannot read video file ({exc.strerror or exc})") from None
+        raise FrameReadError(f"cannot read video file ({exc.strerror or exc})", path) from None
     if not stat.S_ISREG(mode):
-        raise FrameReadError(path, "is not a regular file (a device, FIFO or socket?)")
+        raise FrameReadError("is not a regular file (a device, FIFO or socket?)", path)
     capture = _open_capture(path)
     try:
         if not capture.isOpened():
-            raise FrameReadError(path, "OpenCV cannot open this video file (unsupported or corrupt)")
+            raise FrameReadError("OpenCV cannot open this video file (unsupported or corrupt)", path)
         width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
         height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
         declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
@@ -288,7 +288,7 @@ def _read_video_file(path: Path, limits: DataLimits) -> np.ndarray:
     finally:
         capture.release()
     if not frames:
-        raise FrameReadError(path, "video file holds no decodable frames")
+        raise FrameReadError("video file holds no decodable frames", path)
     video = np.stack(frames)
     return np.ascontiguousarray(video[..., ::-1])
 
@@ -296,9 +296,9 @@ def _read_video_file(path: Path, limits: DataLimits) -> np.ndarray:
 def _check_declared_length(path: Path, frames: int, limits: DataLimits) -> None:
     if frames > limits.max_video_frames:
         raise FrameReadError(
-            path,
             f"video file declares {frames} frames, more than the maximum {limits.max_video_frames} "
             "(SLR_DATA_MAX_VIDEO_FRAMES); refused before decoding",
+            path,
         )
 
 
@@ -313,11 +313,11 @@ def _decode_capture(capture: cv2.VideoCapture, path: Path, limits: DataLimits) -
             check_frame_size(path, frame.shape[1], frame.shape[0], limits, what="video frames")
         elif frame.shape != frames[0].shape:
             raise FrameReadError(
-                path, f"frame {len(frames)} changes size to {frame.shape[1]}x{frame.shape[0]}"
+                f"frame {len(frames)} changes size to {frame.shape[1]}x{frame.shape[0]}", path
             )
         frames.append(frame)
         if len(frames) > limits.max_video_frames:
             raise FrameReadError(
-                path, f"video file has more than {limits.max_video_frames} frames (SLR_DATA_MAX_VIDEO_FRAMES)"
+                f"video file has more than {limits.max_video_frames} frames (SLR_DATA_MAX_VIDEO_FRAMES)", path
             )
         _check_video_bytes(path, len(frames), frame.shape[1], frame.shape[0], limits)

@@ -108,19 +108,19 @@ def to_121_keypoints(array, *, source: str = "<keypoints>", entry=None) -> np.nd
     try:
         array = np.asarray(array)
     except (ValueError, TypeError) as exc:  # ragged nested lists
-        raise DataFormatError(source, f"keypoints are not an array ({exc})", entry=entry) from None
+        raise DataFormatError(f"keypoints are not an array ({exc})", source, key=entry) from None
     numeric = np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
     if array.ndim != 3 or array.shape[-1] not in (2, 3) or not numeric or array.shape[0] < 1:
         raise DataFormatError(
-            source,
             f"expected a real-valued (T, K, 2|3) array with T >= 1, got {array.dtype} {array.shape}",
-            entry=entry,
+            source,
+            key=entry,
         )
     if array.shape[1] == 133:
         array = array[:, COCO_WHOLEBODY_TO_121]
     elif array.shape[1] != NUM_KEYPOINTS:
         raise DataFormatError(
-            source, f"expected 121 (or 133 COCO-WholeBody) keypoints, got {array.shape[1]}", entry=entry
+            f"expected 121 (or 133 COCO-WholeBody) keypoints, got {array.shape[1]}", source, key=entry
         )
     out = np.ones((*array.shape[:2], 3), dtype=np.float32)
     out[..., : array.shape[-1]] = array
@@ -137,7 +137,7 @@ def keypoints_from_mapping(
     """
     source = os.fspath(source)
     if not isinstance(raw, Mapping):
-        raise DataFormatError(source, f"expected a dict of video key -> keypoints, got {type(raw).__name__}")
+        raise DataFormatError(f"expected a dict of video key -> keypoints, got {type(raw).__name__}", source)
     out = {}
     consume = consume and isinstance(raw, dict)
     for key in list(raw):
@@ -146,7 +146,7 @@ def keypoints_from_mapping(
             if "keypoints" not in value:
                 keys = sorted(map(str, value))
                 message = f"dict entry without a 'keypoints' array (keys {keys})"
-                raise DataFormatError(source, message, entry=key)
+                raise DataFormatError(message, source, key=key)
             value = value["keypoints"]
         out[str(key)] = to_121_keypoints(value, source=source, entry=key)
     return out

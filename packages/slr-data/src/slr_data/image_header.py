@@ -182,13 +182,13 @@ def read_image_header(handle: BinaryIO, source: str | os.PathLike = "<image>") -
         if start[:1] == b"P" and start[1:2] in b"123456" and start[2:3].isspace():
             return ImageHeader("pnm", *_pnm(handle))
     except (_BadHeader, struct.error) as exc:
-        raise FrameReadError(source, f"corrupt image header ({exc})") from None
+        raise FrameReadError(f"corrupt image header ({exc})", source) from None
     except OSError as exc:
-        raise FrameReadError(source, f"cannot read frame file ({exc.strerror or exc})") from None
+        raise FrameReadError(f"cannot read frame file ({exc.strerror or exc})", source) from None
     if size == 0:
-        raise FrameReadError(source, "empty frame file")
+        raise FrameReadError("empty frame file", source)
     raise FrameReadError(
-        source, "unsupported or corrupt image (frames must be PNG, JPEG, BMP, WebP, TIFF or PNM)"
+        "unsupported or corrupt image (frames must be PNG, JPEG, BMP, WebP, TIFF or PNM)", source
     )
 
 
@@ -197,13 +197,13 @@ def check_frame_size(
 ) -> None:
     """Refuse ``width x height`` beyond ``limits`` (or empty), naming ``source``."""
     if width < 1 or height < 1:
-        raise FrameReadError(source, f"{what} of {width}x{height} pixels")
+        raise FrameReadError(f"{what} of {width}x{height} pixels", source)
     if width > limits.max_frame_width or height > limits.max_frame_height:
         raise FrameReadError(
-            source,
             f"{what} of {width}x{height} pixels is larger than the maximum "
             f"{limits.max_frame_width}x{limits.max_frame_height} (SLR_DATA_MAX_FRAME_WIDTH / "
             "SLR_DATA_MAX_FRAME_HEIGHT); refused before decoding",
+            source,
         )
 
 
@@ -229,11 +229,11 @@ def open_frame_file(path: str | os.PathLike, limits: DataLimits) -> BinaryIO:
     try:
         handle = open(path, "rb")  # noqa: SIM115 - returned to a with statement
     except FileNotFoundError:
-        raise FrameReadError(path, "frame file is missing") from None
+        raise FrameReadError("frame file is missing", path) from None
     except IsADirectoryError:
-        raise FrameReadError(path, "is a folder, expected an image file") from None
+        raise FrameReadError("is a folder, expected an image file", path) from None
     except OSError as exc:
-        raise FrameReadError(path, f"cannot read frame file ({exc.strerror or exc})") from None
+        raise FrameReadError(f"cannot read frame file ({exc.strerror or exc})", path) from None
     info = os.fstat(handle.fileno())
     problem = None
     if not stat.S_ISREG(info.st_mode):
@@ -245,7 +245,7 @@ def open_frame_file(path: str | os.PathLike, limits: DataLimits) -> BinaryIO:
         )
     if problem is not None:
         handle.close()
-        raise FrameReadError(path, problem)
+        raise FrameReadError(problem, path)
     return handle
 
 

@@ -111,11 +111,11 @@ class KeypointSet:
         tried = ", ".join(repr(k) for k in record_keypoint_keys(first))
         sample = next(iter(self.arrays), None)
         return DataFormatError(
-            self.source,
             f"no keypoints for video {first.video_id!r} ({first.source or first.frame_dir}; "
             f"looked up {tried}); "
             f"{len(records)} of {total} videos are missing; the file's keys look like {sample!r}: "
             "is it the keypoint file of this corpus?",
+            self.source,
         )
 
     def check(self, records: Iterable[VideoRecord]) -> None:
@@ -137,11 +137,11 @@ class KeypointSet:
         if wrong:
             record, key = wrong[0]
             raise DataFormatError(
-                self.source,
                 f"{len(self.arrays[key])} keypoint rows for the {record.num_frames} frames of video "
                 f"{record.video_id!r} ({record.source or record.frame_dir}); {len(wrong)} of {len(records)} "
                 "videos differ: one row per frame is needed (the file is not resampled)",
-                entry=key,
+                self.source,
+                key=key,
             )
 
     def frames(
@@ -166,10 +166,10 @@ class KeypointSet:
         rows = self.arrays[key]
         if len(rows) != num_frames:
             raise DataFormatError(
-                self.source,
                 f"{len(rows)} keypoint rows for the {num_frames} frames of video {record.video_id!r} in "
                 f"{record.frame_dir}: one row per frame is needed (the file is not resampled)",
-                entry=key,
+                self.source,
+                key=key,
             )
         out = rows[np.asarray(indices, dtype=np.int64)].copy()
         if self.frame_size is not None:

@@ -82,7 +82,7 @@ def _unpickle(handle, source, *, size: int | None = None, limits: DataLimits | N
     except DataFormatError:
         raise
     except _READ_ERRORS as exc:
-        raise DataFormatError(source, f"not a readable pickle ({type(exc).__name__}: {exc})") from exc
+        raise DataFormatError(f"not a readable pickle ({type(exc).__name__}: {exc})", source) from exc
 
 
 def read_npy_header(handle, source) -> tuple[tuple[int, ...], bool, np.dtype]:
@@ -93,7 +93,7 @@ def read_npy_header(handle, source) -> tuple[tuple[int, ...], bool, np.dtype]:
             return np.lib.format.read_array_header_1_0(handle)
         return np.lib.format.read_array_header_2_0(handle)
     except (ValueError, OSError, EOFError, struct.error, SyntaxError) as exc:
-        raise DataFormatError(source, f"not a valid .npy file ({exc})") from exc
+        raise DataFormatError(f"not a valid .npy file ({exc})", source) from exc
 
 
 def load_npy(path: str | os.PathLike, *, limits: DataLimits | None = None) -> np.ndarray:
@@ -114,15 +114,15 @@ def load_npy(path: str | os.PathLike, *, limits: DataLimits | None = None) -> np
         if dtype.hasobject:
             if count > limits.max_pickle_items:
                 raise DataFormatError(
-                    path,
                     f"header declares {count} objects (shape {shape}), more than the limit of "
                     f"{limits.max_pickle_items} (SLR_DATA_MAX_PICKLE_ITEMS); refused before reading",
+                    path,
                 )
             array = _unpickle(handle, path, size=payload, limits=limits)
             if not isinstance(array, np.ndarray):
-                raise DataFormatError(path, f"object .npy payload is a {type(array).__name__}, not an array")
+                raise DataFormatError(f"object .npy payload is a {type(array).__name__}, not an array", path)
             if array.shape != tuple(shape):
-                raise DataFormatError(path, f"payload shape {array.shape} differs from header shape {shape}")
+                raise DataFormatError(f"payload shape {array.shape} differs from header shape {shape}", path)
             return array
         return _read_numeric(handle, path, shape, fortran, dtype, payload)
 
@@ -132,17 +132,17 @@ def _read_numeric(handle, path: Path, shape, fortran: bool, dtype: np.dtype, pay
     nbytes = count * dtype.itemsize
     if nbytes > payload:
         raise DataFormatError(
-            path,
             f"header declares a {shape} {dtype} array ({nbytes} bytes) but the file holds {payload} "
             "bytes of data: truncated or corrupt (refused before allocating)",
+            path,
         )
     if count == 0:
         return np.empty(shape, dtype=dtype, order="F" if fortran else "C")
     if dtype.itemsize == 0:
-        raise DataFormatError(path, f"array of zero-size dtype {dtype} with {count} elements")
+        raise DataFormatError(f"array of zero-size dtype {dtype} with {count} elements", path)
     buffer = bytearray(nbytes)
     if handle.readinto(buffer) != nbytes:
-        raise DataFormatError(path, "truncated .npy data (the file changed while being read?)")
+        raise DataFormatError("truncated .npy data (the file changed while being read?)", path)
     flat = np.frombuffer(buffer, dtype=dtype, count=count)
     return flat.reshape(shape[::-1]).transpose() if fortran else flat.reshape(shape)
 
@@ -173,7 +173,7 @@ def load_info(path: str | os.PathLike, *, limits: DataLimits | None = None) -> d
     """
     obj = load_pickle(path, limits=limits)
     if not isinstance(obj, dict):
-        raise DataFormatError(path, f"expected a pickled dict, found {type(obj).__name__}")
+        raise DataFormatError(f"expected a pickled dict, found {type(obj).__name__}", path)
     return obj
 
 
@@ -184,10 +184,10 @@ def _open(path: Path):
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such metadata file") from None
     except IsADirectoryError:
-        raise DataFormatError(path, "is a directory, expected a pickle / .npy file") from None
+        raise DataFormatError("is a directory, expected a pickle / .npy file", path) from None
     if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
         handle.close()
         raise DataFormatError(
-            path, "is not a regular file (a device, FIFO or socket?), expected a pickle / .npy file"
+            "is not a regular file (a device, FIFO or socket?), expected a pickle / .npy file", path
         )
     return handle

@@ -31,7 +31,7 @@ def read_text_lines(path: str | os.PathLike, *, limits: DataLimits | None = None
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed below
     except IsADirectoryError:
-        raise DataFormatError(path, "is a directory, expected a text file") from None
+        raise DataFormatError("is a directory, expected a text file", path) from None
     lines: list[str] = []
     with handle:
         while True:
@@ -44,18 +44,18 @@ def read_text_lines(path: str | os.PathLike, *, limits: DataLimits | None = None
                 content = content[:-1]
             if len(content) > max_bytes or (len(raw) == max_bytes + 2 and not raw.endswith(b"\n")):
                 raise DataFormatError(
-                    path,
                     f"line longer than {max_bytes} bytes (SLR_DATA_MAX_LINE_BYTES): "
                     "not a text file of this kind?",
+                    path,
                     line=number,
                 )
             if number > max_lines:
-                raise DataFormatError(path, f"more than {max_lines} lines (SLR_DATA_MAX_LINES)", line=number)
+                raise DataFormatError(f"more than {max_lines} lines (SLR_DATA_MAX_LINES)", path, line=number)
             if number == 1 and content.startswith(b"\xef\xbb\xbf"):
                 content = content[3:]
             try:
                 lines.append(content.decode("utf-8"))
             except UnicodeDecodeError as exc:
                 raise DataFormatError(
-                    path, f"not UTF-8 text (byte {exc.start + 1} of the line)", line=number
+                    f"not UTF-8 text (byte {exc.start + 1} of the line)", path, line=number
                 ) from None

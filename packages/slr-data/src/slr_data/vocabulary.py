@@ -92,13 +92,13 @@ class Vocabulary:
                 index, count = value, None
             if not isinstance(gloss, str) or isinstance(index, bool) or not isinstance(index, int):
                 raise DataFormatError(
-                    source, f"expected str -> [int id, int count], got {gloss!r} -> {value!r}"
+                    f"expected str -> [int id, int count], got {gloss!r} -> {value!r}", source
                 )
             if index in by_id:
-                raise DataFormatError(source, f"id {index} is used by both {by_id[index][0]!r} and {gloss!r}")
+                raise DataFormatError(f"id {index} is used by both {by_id[index][0]!r} and {gloss!r}", source)
             by_id[index] = (gloss, count)
         if sorted(by_id) != list(range(1, len(by_id) + 1)):
-            raise DataFormatError(source, f"gloss ids must be exactly 1..{len(by_id)} (0 is the CTC blank)")
+            raise DataFormatError(f"gloss ids must be exactly 1..{len(by_id)} (0 is the CTC blank)", source)
         ordered = [by_id[i] for i in range(1, len(by_id) + 1)]
         counts = [c for _, c in ordered]
         try:
@@ -108,7 +108,7 @@ class Vocabulary:
                 unk_policy=unk_policy,
             )
         except ValueError as exc:
-            raise DataFormatError(source, str(exc)) from exc
+            raise DataFormatError(str(exc), source) from exc
 
     # ------------------------------------------------------------------ properties
     @property
@@ -174,7 +174,7 @@ class Vocabulary:
                     continue
             ids.append(index)
         if unknown:
-            raise UnknownGlossError(unknown, context)
+            raise UnknownGlossError(unknown=unknown, context=context)
         return ids
 
     def decode(self, ids: Iterable[int], *, skip_blank: bool = True) -> list[str]:
@@ -206,13 +206,13 @@ class Vocabulary:
     @classmethod
     def from_dict(cls, data: Mapping, *, source="<dict>") -> Vocabulary:
         if not isinstance(data, Mapping) or data.get("format") != _FORMAT:
-            raise DataFormatError(source, f'not an slr vocabulary (missing "format": "{_FORMAT}")')
+            raise DataFormatError(f'not an slr vocabulary (missing "format": "{_FORMAT}")', source)
         if data.get("version") != _FORMAT_VERSION:
-            raise DataFormatError(source, f"unsupported vocabulary version {data.get('version')!r}")
+            raise DataFormatError(f"unsupported vocabulary version {data.get('version')!r}", source)
         try:
             return cls(data["glosses"], counts=data.get("counts"), unk_policy=data.get("unk_policy", "error"))
         except (KeyError, TypeError, ValueError) as exc:
-            raise DataFormatError(source, f"invalid vocabulary: {exc}") from exc
+            raise DataFormatError(f"invalid vocabulary: {exc}", source) from exc
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the vocabulary as JSON, atomically."""
@@ -225,7 +225,7 @@ class Vocabulary:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise DataFormatError(path, f"invalid JSON: {exc.msg}", line=exc.lineno) from exc
+            raise DataFormatError(f"invalid JSON: {exc.msg}", path, line=exc.lineno) from exc
         return cls.from_dict(data, source=path)
 
     def to_gloss_dict(self) -> dict[str, list[int]]:

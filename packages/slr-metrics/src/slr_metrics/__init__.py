@@ -9,7 +9,7 @@ from slr_metrics.accumulator import WERAccumulator
 from slr_metrics.align import align, align_levenshtein, align_sclite, align_slrt
 from slr_metrics.counts import Counts
 from slr_metrics.ctm import CTMWord, read_ctm, read_ctm_words, read_hyp, write_ctm, write_hyp
-from slr_metrics.errors import FormatError, OutputError, ScoringError
+from slr_metrics.errors import FormatError, OutputError, ScoringError, SlrMetricsError
 from slr_metrics.limits import DEFAULT_LIMITS, Limits
 from slr_metrics.protocols import Protocol, get_protocol, list_protocols
 from slr_metrics.report import ScoreReport, UtteranceResult
@@ -25,6 +25,7 @@ __all__ = [
     "Limits",
     "OutputError",
     "Protocol",
+    "SlrMetricsError",
     "STMSegment",
     "ScoreReport",
     "ScoringError",

@@ -74,9 +74,9 @@ def _number(text: str, what: str, path: str | os.PathLike[str], number: int) -> 
     try:
         value = float(text)
     except ValueError:
-        raise FormatError(f"{what} {text!r} is not a number", path, number) from None
+        raise FormatError(f"{what} {text!r} is not a number", path, line=number) from None
     if value != value:
-        raise FormatError(f"{what} is NaN", path, number)
+        raise FormatError(f"{what} is NaN", path, line=number)
     return value
 
 
@@ -107,12 +107,12 @@ def parse_ctm_lines(lines: Iterable[tuple[int, str]], path: str | os.PathLike[st
                 "expected '<id> <channel> <start> <duration> <word> [<confidence>]', "
                 f"got {len(fields)} field(s)",
                 path,
-                number,
+                line=number,
             )
         start = _number(fields[2], "start time", path, number)
         duration = _number(fields[3], "duration", path, number)
         if duration < 0:
-            raise FormatError(f"negative duration {fields[3]}", path, number)
+            raise FormatError(f"negative duration {fields[3]}", path, line=number)
         confidence = None
         if len(fields) == 6 and fields[5].upper() != "NA":
             confidence = _number(fields[5], "confidence", path, number)
@@ -143,7 +143,7 @@ def group_contiguous(
                 f"(its previous block ended at line {last_line[uid]}); "
                 "sort the file by utterance id (sclite rejects such files)",
                 path,
-                word.line or None,
+                line=word.line or None,
             )
         groups.setdefault(uid, []).append(word.word if tokens is None else tokens[k])
         last_line[uid] = word.line
@@ -186,7 +186,7 @@ def parse_hyp_lines(lines: Iterable[tuple[int, str]], path: str | os.PathLike[st
         uid = fields[0]
         if uid in hyps:
             raise FormatError(
-                f"utterance id {uid!r} already appeared at line {first_line[uid]}", path, number
+                f"utterance id {uid!r} already appeared at line {first_line[uid]}", path, line=number
             )
         hyps[uid] = fields[1:]
         first_line[uid] = number

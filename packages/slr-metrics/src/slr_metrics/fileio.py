@@ -73,13 +73,13 @@ def iter_lines(path: str | os.PathLike[str], limits: Limits | None = None) -> It
             try:
                 chunk = handle.read(READ_CHUNK)
             except OSError as exc:
-                raise FormatError(f"cannot read file: {exc.strerror or exc}", path, number + 1) from exc
+                raise FormatError(f"cannot read file: {exc.strerror or exc}", path, line=number + 1) from exc
             total += len(chunk)
             if total > limits.max_file_bytes:
                 raise FormatError(
                     f"file holds more than the limit of {limits.max_file_bytes} bytes (max_file_bytes)",
                     path,
-                    number + 1,
+                    line=number + 1,
                 )
             data = pending + chunk
             if not started and (len(data) >= len(_BOM) or not chunk or b"\n" in data):
@@ -103,14 +103,14 @@ def iter_lines(path: str | os.PathLike[str], limits: Limits | None = None) -> It
                 raise FormatError(
                     f"line is longer than the limit of {limits.max_line_bytes} bytes (max_line_bytes)",
                     path,
-                    number + 1,
+                    line=number + 1,
                 )
 
 
 def _check_line_count(number: int, path: str | os.PathLike[str], limits: Limits) -> None:
     if number > limits.max_lines:
         raise FormatError(
-            f"file holds more than the limit of {limits.max_lines} lines (max_lines)", path, number
+            f"file holds more than the limit of {limits.max_lines} lines (max_lines)", path, line=number
         )
 
 
@@ -128,12 +128,14 @@ def _decode_lines(
             raw = raw[:-1]
         if too_long and len(raw) > max_line:
             raise FormatError(
-                f"line is longer than the limit of {max_line} bytes (max_line_bytes)", path, number
+                f"line is longer than the limit of {max_line} bytes (max_line_bytes)", path, line=number
             )
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise FormatError(f"not valid UTF-8 (byte {exc.start + 1} of the line)", path, number) from exc
+            raise FormatError(
+                f"not valid UTF-8 (byte {exc.start + 1} of the line)", path, line=number
+            ) from exc
         yield number, text
 
 
@@ -182,7 +184,7 @@ def resolve_output_path(path: str | os.PathLike[str], inputs: Iterable[str | os.
     except FileNotFoundError:
         target = None
     except OSError as exc:  # a symlink loop, a path through a file, no permission
-        raise OutputError(f"cannot write: {exc.strerror or exc}", user, exc.errno) from exc
+        raise OutputError(f"cannot write: {exc.strerror or exc}", user, errno=exc.errno) from exc
     if target is not None and not stat.S_ISREG(target.st_mode):
         where = "" if real == os.path.abspath(user) else f" (through a symlink to {real})"
         raise OutputError(
@@ -217,11 +219,11 @@ def atomic_write_text(
     except FileNotFoundError:
         mode = 0o644
     except OSError as exc:
-        raise OutputError(f"cannot write: {exc.strerror or exc}", user, exc.errno) from exc
+        raise OutputError(f"cannot write: {exc.strerror or exc}", user, errno=exc.errno) from exc
     try:
         fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(real) + ".", suffix=".tmp", dir=folder)
     except OSError as exc:
-        raise OutputError(f"cannot write: {exc.strerror or exc}", user, exc.errno) from exc
+        raise OutputError(f"cannot write: {exc.strerror or exc}", user, errno=exc.errno) from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             os.fchmod(handle.fileno(), mode)
@@ -235,7 +237,7 @@ def atomic_write_text(
         except OSError:
             pass
         if isinstance(exc, OSError):
-            raise OutputError(f"cannot write: {exc.strerror or exc}", user, exc.errno) from exc
+            raise OutputError(f"cannot write: {exc.strerror or exc}", user, errno=exc.errno) from exc
         raise
     try:  # make the rename itself durable
         dir_fd = os.open(folder, os.O_RDONLY)

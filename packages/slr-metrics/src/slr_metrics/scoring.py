@@ -340,7 +340,7 @@ def score_files(
                     f"channel {channel!r} of utterance {hid!r} differs from the reference channel "
                     f"{channels[rid]!r}",
                     hyp_path,
-                    line,
+                    line=line,
                 )
         hyps[rid] = words_
     aligner = "levenshtein" if levenshtein else proto.aligner

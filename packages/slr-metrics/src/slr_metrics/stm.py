@@ -55,9 +55,9 @@ def _parse_time(text: str, what: str, path: os.PathLike[str] | str, number: int)
     try:
         value = float(text)
     except ValueError:
-        raise FormatError(f"{what} {text!r} is not a number", path, number) from None
+        raise FormatError(f"{what} {text!r} is not a number", path, line=number) from None
     if math.isnan(value):
-        raise FormatError(f"{what} is NaN", path, number)
+        raise FormatError(f"{what} is NaN", path, line=number)
     return value
 
 
@@ -84,13 +84,13 @@ def read_stm(path: str | os.PathLike[str], *, limits: Limits | None = None) -> l
                 "expected '<id> <channel> <speaker> <start> <end> [<label>] words...', "
                 f"got {len(fields)} field(s)",
                 path,
-                number,
+                line=number,
             )
         utt_id, channel, speaker = fields[0], fields[1], fields[2]
         start = _parse_time(fields[3], "start time", path, number)
         end = _parse_time(fields[4], "end time", path, number)
         if end < start:
-            raise FormatError(f"end time {fields[4]} is before start time {fields[3]}", path, number)
+            raise FormatError(f"end time {fields[4]} is before start time {fields[3]}", path, line=number)
         rest = fields[5:]
         label = None
         if rest and rest[0].startswith("<"):
@@ -100,7 +100,7 @@ def read_stm(path: str | os.PathLike[str], *, limits: Limits | None = None) -> l
                 f"utterance id {utt_id!r} already has a segment at line {seen[utt_id]}; "
                 "slr-metrics scores one segment per recording",
                 path,
-                number,
+                line=number,
             )
         seen[utt_id] = number
         segments.append(STMSegment(utt_id, channel, speaker, start, end, tuple(rest), label, number))

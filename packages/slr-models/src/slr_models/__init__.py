@@ -15,6 +15,14 @@ from slr_models.decoding import (
     list_decoders,
     register_decoder,
 )
+from slr_models.errors import (
+    CheckpointImportError,
+    DecoderOptionError,
+    ModelConfigError,
+    SlrModelsError,
+    UnknownDecoderError,
+    UnknownModelError,
+)
 from slr_models.models import (
     CTCOutput,
     MambaSLRConfig,
@@ -33,11 +41,17 @@ __all__ = [
     "BackendChoice",
     "CTCBeamDecoder",
     "CTCOutput",
+    "CheckpointImportError",
     "Decoder",
+    "DecoderOptionError",
     "MambaSLRCTC",
     "MambaSLRConfig",
+    "ModelConfigError",
     "SLRMambaCTC",
     "SLRMambaConfig",
+    "SlrModelsError",
+    "UnknownDecoderError",
+    "UnknownModelError",
     "__version__",
     "add_norm",
     "causal_conv1d",

@@ -16,6 +16,7 @@ from slr_train.checkpoint import (
     InvalidCheckpoint,
     load_checkpoint,
 )
+from slr_train.checkpoint_layout import CheckpointRecord
 from slr_train.config import (
     CheckpointConfig,
     DeepSpeedConfigError,
@@ -35,6 +36,7 @@ from slr_train.determinism import configure_determinism, seed_everything
 from slr_train.distributed import DistEnv, distributed_session, init_distributed
 from slr_train.ema import ModelEMA
 from slr_train.engines import Engine, StepResult, build_engine
+from slr_train.errors import SlrTrainError, TrainConfigError
 from slr_train.evaluation import (EvalResult, EvaluationError, WERScorer, check_decoder, evaluate,
                                   sum_counts_over_ranks)
 from slr_train.feasibility import (
@@ -61,6 +63,7 @@ __all__ = [
     "CheckpointError",
     "CheckpointInfo",
     "CheckpointManager",
+    "CheckpointRecord",
     "CosineWarmup",
     "DeepSpeedConfigError",
     "DistEnv",
@@ -89,8 +92,10 @@ __all__ = [
     "OutputPathError",
     "PrecisionConfig",
     "ResumeSource",
+    "SlrTrainError",
     "StepResult",
     "TrainConfig",
+    "TrainConfigError",
     "TrainSet",
     "Trainer",
     "TrainingInterrupted",

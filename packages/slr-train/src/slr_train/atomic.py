@@ -28,15 +28,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from slr_train.errors import OutputPathError
+
 TMP_PREFIX = ".tmp-"
 PathLike = str | os.PathLike
-
-
-class OutputPathError(OSError):
-    """A write refused by the output policy or failed (``filename``: the path as given; ``errno`` kept)."""
-
-    def __str__(self) -> str:
-        return f"{self.filename}: {self.strerror}"
 
 
 def _problem(exc: OSError) -> str:
@@ -64,13 +59,13 @@ def check_output_file(path: PathLike, *, inputs: Iterable[PathLike | None] = ())
     except FileNotFoundError:
         return target
     except NotADirectoryError as e:
-        raise OutputPathError(e.errno, "a folder on the way is a file, not a folder", shown) from e
+        raise OutputPathError("a folder on the way is a file, not a folder", shown, errno=e.errno) from e
     except OSError as e:
-        raise OutputPathError(e.errno, f"cannot look at it: {_problem(e)}", shown) from e
+        raise OutputPathError(f"cannot look at it: {_problem(e)}", shown, errno=e.errno) from e
     if not stat.S_ISREG(st.st_mode):
         through = f" (through a link to {target})" if os.path.islink(shown) else ""
-        raise OutputPathError(errnos.EEXIST, f"exists and is {_kind_of(st.st_mode)}{through}, not a regular file; "
-                                             "refusing to replace it", shown)
+        raise OutputPathError(f"exists and is {_kind_of(st.st_mode)}{through}, not a regular file; "
+                              "refusing to replace it", shown, errno=errnos.EEXIST)
     for given in inputs:
         if given is None:
             continue
@@ -79,8 +74,8 @@ def check_output_file(path: PathLike, *, inputs: Iterable[PathLike | None] = ())
         except OSError:
             continue
         if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
-            raise OutputPathError(errnos.EEXIST, f"is also an input of this command ({os.fspath(given)}); "
-                                                 "refusing to overwrite it", shown)
+            raise OutputPathError(f"is also an input of this command ({os.fspath(given)}); "
+                                  "refusing to overwrite it", shown, errno=errnos.EEXIST)
     return target
 
 
@@ -91,13 +86,13 @@ def ensure_output_dir(path: PathLike) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError as e:  # exists and is not a folder (also a link to a file)
-        raise OutputPathError(errnos.ENOTDIR, "exists and is not a folder", shown) from e
+        raise OutputPathError("exists and is not a folder", shown, errno=errnos.ENOTDIR) from e
     except NotADirectoryError as e:
-        raise OutputPathError(e.errno, "a folder on the way is a file, not a folder", shown) from e
+        raise OutputPathError("a folder on the way is a file, not a folder", shown, errno=e.errno) from e
     except OSError as e:
-        raise OutputPathError(e.errno, f"cannot create the folder: {_problem(e)}", shown) from e
+        raise OutputPathError(f"cannot create the folder: {_problem(e)}", shown, errno=e.errno) from e
     if not folder.is_dir():
-        raise OutputPathError(errnos.ENOTDIR, "exists and is not a folder", shown)
+        raise OutputPathError("exists and is not a folder", shown, errno=errnos.ENOTDIR)
     return folder
 
 
@@ -153,11 +148,11 @@ def atomic_write(path: PathLike, write: Callable[[IO[bytes]], None], *,
     except FileNotFoundError:
         mode = None
     except OSError as e:
-        raise OutputPathError(e.errno, f"cannot look at it: {_problem(e)}", str(shown)) from e
+        raise OutputPathError(f"cannot look at it: {_problem(e)}", str(shown), errno=e.errno) from e
     try:
         f, tmp = _open_temp(target, mode)
     except OSError as e:
-        raise OutputPathError(e.errno, f"cannot write: {_problem(e)}", str(shown)) from e
+        raise OutputPathError(f"cannot write: {_problem(e)}", str(shown), errno=e.errno) from e
     try:
         with f:
             write(f)
@@ -167,7 +162,7 @@ def atomic_write(path: PathLike, write: Callable[[IO[bytes]], None], *,
     except BaseException as e:
         tmp.unlink(missing_ok=True)
         if isinstance(e, OSError) and not isinstance(e, OutputPathError):
-            raise OutputPathError(e.errno, f"cannot write: {_problem(e)}", str(shown)) from e
+            raise OutputPathError(f"cannot write: {_problem(e)}", str(shown), errno=e.errno) from e
         raise
     fsync_dir(target.parent)
     return shown
@@ -178,8 +173,8 @@ def _ensure_parent(target: Path, shown: Path) -> None:
     try:
         ensure_output_dir(target.parent)
     except OutputPathError as e:
-        raise OutputPathError(e.errno, f"the folder of its link target {target} cannot be used: {e.strerror}",
-                              str(shown)) from e
+        raise OutputPathError(f"the folder of its link target {target} cannot be used: {e.strerror}", str(shown),
+                              errno=e.errno) from e
 
 
 def atomic_write_bytes(path: PathLike, data: bytes, *, inputs: Iterable[PathLike | None] = ()) -> Path:

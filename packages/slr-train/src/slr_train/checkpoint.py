@@ -35,6 +35,7 @@ from slr_train.atomic import (
     remove_stale_temp_files,
     sha256_file,
 )
+from slr_train.checkpoint_layout import check_header, header
 from slr_train.choice import CheckpointChoice, InvalidCheckpoint
 from slr_train.manifest import (
     FORMAT_VERSION,
@@ -56,24 +57,22 @@ def _torch_load(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except OSError as e:
-        raise CheckpointError(f"{path}: cannot be read ({e.strerror or e})") from e
+        raise CheckpointError(f"cannot be read ({e.strerror or e})", path) from e
     except Exception as e:  # unpickling errors of any kind: report the file
-        raise CheckpointError(f"{path}: cannot be loaded with weights_only=True ({type(e).__name__}: {e})") from e
+        raise CheckpointError(f"cannot be loaded with weights_only=True ({type(e).__name__}: {e})", path) from e
 
 
 def _load_payload(path: Path, info: CheckpointInfo | None, rank: int | None) -> dict[str, Any]:
-    payload = _torch_load(path)
-    if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: not an slr-train checkpoint of format {FORMAT_VERSION}")
+    payload = check_header(_torch_load(path), path)
     if info is None:
         return payload
     if (payload.get("step"), payload.get("kind")) != (info.step, info.kind):
-        raise CheckpointError(f"{path}: holds kind {payload.get('kind')!r} step {payload.get('step')!r}, its manifest "
-                              f"says kind {info.kind!r} step {info.step}")
+        raise CheckpointError(f"holds kind {payload.get('kind')!r} step {payload.get('step')!r}, its manifest "
+                              f"says kind {info.kind!r} step {info.step}", path)
     if rank is not None and info.meta.get("sharded"):
         if info.world_size != D.get_world_size():
-            raise CheckpointError(f"{path}: saved by {info.world_size} ranks with sharded optimiser state; "
-                                  f"resume needs the same number of ranks (now {D.get_world_size()})")
+            raise CheckpointError(f"saved by {info.world_size} ranks with sharded optimiser state; "
+                                  f"resume needs the same number of ranks (now {D.get_world_size()})", path)
         payload["shard"] = _torch_load(info.shard_path(rank))
     return payload
 
@@ -155,8 +154,7 @@ class CheckpointManager:
                     files: dict[str, Any] = {}
                     for e in gathered:
                         files.update(e)
-                    payload = {**payload, "format_version": FORMAT_VERSION, "step": step, "epoch": epoch,
-                               "kind": kind}
+                    payload = {**payload, **header(step=step, epoch=epoch, kind=kind)}
                     files[main.name] = _save_bytes(main, payload, self.inputs, written)
                     atomic_write_json(manifest, {
                         "format_version": FORMAT_VERSION, "main": main.name, "step": step, "epoch": epoch,
@@ -320,7 +318,7 @@ def _unlink_if_present(path: Path) -> None:
     except FileNotFoundError:
         pass
     except OSError as e:
-        raise OutputPathError(e.errno, f"cannot replace it: {e.strerror or e}", str(path)) from e
+        raise OutputPathError(f"cannot replace it: {e.strerror or e}", str(path), errno=e.errno) from e
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -16,6 +16,9 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
+from slr_train.errors import DeepSpeedConfigError  # noqa: F401 (re-exported from its former home)
+from slr_train.errors import TrainConfigError
+
 EngineKind = Literal["ddp", "deepspeed"]
 PrecisionKind = Literal["bf16", "fp32"]
 InfeasiblePolicy = Literal["drop", "error"]
@@ -28,13 +31,9 @@ InitRemap = Literal["auto", "mamba_slr", "none"]
 EMAEvaluate = Literal["both", "ema", "raw"]
 
 
-class DeepSpeedConfigError(ValueError):
-    """A DeepSpeed JSON config that cannot be read or contradicts the run's settings (names the file)."""
-
-
 def _check(condition: bool, name: str, message: str) -> None:
     if not condition:
-        raise ValueError(f"{name}: {message}")
+        raise TrainConfigError(f"{name}: {message}")
 
 
 @dataclass(frozen=True)
@@ -115,9 +114,10 @@ class OptimConfig:
             return self.lr, self.warmup_lr, self.min_lr
         total = self.total_batch_size(batch_size, world_size)
         if total is None:
-            raise ValueError("optim.lr_scaling: 'linear_256' scales by the total batch size, which needs a fixed "
-                             "per-process batch size (TrainSet.batch_size); batches formed by a frame budget "
-                             "alone have none")
+            raise TrainConfigError(
+                "optim.lr_scaling: 'linear_256' scales by the total batch size, which needs a fixed "
+                "per-process batch size (TrainSet.batch_size); batches formed by a frame budget alone have none"
+            )
         # (value * total) / 256, in Mamba_SLR's order of operations: bit-identical values
         return self.lr * total / 256, self.warmup_lr * total / 256, self.min_lr * total / 256
 
@@ -342,13 +342,13 @@ def dataclass_from_dict(cls: type, data: Mapping[str, Any], prefix: str = "") ->
     (``prefix`` is prepended), before ``__post_init__`` validates the values themselves.
     """
     if not isinstance(data, Mapping):
-        raise ValueError(f"{prefix or 'config'}: expected a mapping, got {type(data).__name__}")
+        raise TrainConfigError(f"{prefix or 'config'}: expected a mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
         where = f"{prefix}." if prefix else ""
-        raise ValueError(f"{prefix or 'config'}: unknown key(s) {[where + k for k in unknown]}; "
-                         f"known: {sorted(fields)}")
+        raise TrainConfigError(f"{prefix or 'config'}: unknown key(s) {[where + k for k in unknown]}; "
+                               f"known: {sorted(fields)}")
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
@@ -358,7 +358,9 @@ def dataclass_from_dict(cls: type, data: Mapping[str, Any], prefix: str = "") ->
         elif _matches(value, hint):
             kwargs[name] = value
         else:
-            raise ValueError(f"{key}: expected {_describe(hint)}, got {value!r} ({type(value).__name__})")
+            raise TrainConfigError(
+                f"{key}: expected {_describe(hint)}, got {value!r} ({type(value).__name__})"
+            )
     return cls(**kwargs)
 
 

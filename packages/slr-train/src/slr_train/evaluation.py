@@ -20,11 +20,10 @@ from torch.utils.data import DataLoader
 from slr_train import distributed as D
 from slr_train.data import EvalSet, ListBatchSampler, shard_batches
 from slr_train.engines.base import model_inputs
+from slr_train.errors import EvaluationError
 from slr_train.param_groups import unwrap_model
 from slr_train.rng import preserved_rng
 
-class EvaluationError(RuntimeError):
-    """Evaluation failed; the message names the rank(s) and the cause."""
 
 
 @dataclass(frozen=True)

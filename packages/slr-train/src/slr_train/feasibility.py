@@ -14,11 +14,9 @@ from typing import Callable, Sequence
 
 import torch
 
+from slr_train.errors import CTCInfeasibleError
+
 _log = logging.getLogger(__name__)
-
-
-class CTCInfeasibleError(ValueError):
-    """Raised under the ``"error"`` policy when some samples cannot be aligned."""
 
 
 def ctc_min_output_length(label: Sequence[int]) -> int:

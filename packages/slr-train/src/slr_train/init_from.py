@@ -40,9 +40,10 @@ import torch
 from torch import nn
 
 from slr_train.checkpoint import FORMAT_VERSION, CheckpointError, verify_manifest
+from slr_train.checkpoint_layout import KINDS, CheckpointRecord
 from slr_train.config import InitFromConfig
+from slr_train.errors import InitFromError
 from slr_train.param_groups import unwrap_model
-from slr_train.trainer_state import eval_model_state
 
 _BACKBONE_KEY = re.compile(r"^layers\.(\d+)\.(mixer|norm2|norm)\.(.*)$")
 _BACKBONE_RENAME = {"mixer": "spatial_mixer", "norm2": "mlp_norm", "norm": "spatial_norm"}
@@ -66,10 +67,6 @@ def _numpy_globals() -> list[Any]:
 
 ALLOWED_GLOBALS: list[Any] = [argparse.Namespace, *_numpy_globals()]
 """What ``torch.load(weights_only=True)`` may build besides tensors and plain containers."""
-
-
-class InitFromError(CheckpointError):
-    """Weights that cannot initialise the model (the one-line message names the file)."""
 
 
 @dataclass(frozen=True)
@@ -122,9 +119,9 @@ def torch_load_allowlisted(path: str | Path) -> Any:
     """``torch.load(path, weights_only=True)`` with :data:`ALLOWED_GLOBALS`; errors name the file."""
     path = Path(path)
     if path.is_dir():
-        raise InitFromError(f"{path}: is a directory, not a weights file")
+        raise InitFromError("is a directory, not a weights file", path)
     if not path.is_file():
-        raise InitFromError(f"{path}: no such weights file")
+        raise InitFromError("no such weights file", path)
     try:
         with torch.serialization.safe_globals(ALLOWED_GLOBALS):
             return torch.load(path, map_location="cpu", weights_only=True)
@@ -132,12 +129,12 @@ def torch_load_allowlisted(path: str | Path) -> Any:
         message = str(e)
         needed = re.search(r"GLOBAL (\S+)", message) or re.search(r"but got <class '([^'\s]+)'>", message)
         if needed:
-            raise InitFromError(f"{path}: refused: loading it would build the Python object {needed.group(1)}, "
+            raise InitFromError(f"refused: loading it would build the Python object {needed.group(1)}, "
                                 "which is not allowed (only tensors, plain containers, argparse.Namespace and "
-                                "NumPy scalars are)") from None
+                                "NumPy scalars are)", path) from None
         first = next((line.strip() for line in message.splitlines() if line.strip()), type(e).__name__)
-        raise InitFromError(f"{path}: cannot be read as a torch weights file ({type(e).__name__}: "
-                            f"{first[:200]})") from None
+        raise InitFromError(f"cannot be read as a torch weights file ({type(e).__name__}: "
+                            f"{first[:200]})", path) from None
 
 
 def _is_state_dict(value: Any) -> bool:
@@ -146,7 +143,7 @@ def _is_state_dict(value: Any) -> bool:
 
 
 def _is_slr_checkpoint(obj: Any) -> bool:
-    return isinstance(obj, Mapping) and "format_version" in obj and obj.get("kind") in ("step", "epoch", "best")
+    return isinstance(obj, Mapping) and "format_version" in obj and obj.get("kind") in KINDS
 
 
 def _is_model_bundle(obj: Any) -> bool:
@@ -161,32 +158,30 @@ def select_state_dict(obj: Any, path: str | Path, config: InitFromConfig) -> tup
         from slr_models.interop.bundle import BUNDLE_VERSION
 
         if obj.get("format_version") != BUNDLE_VERSION:
-            raise InitFromError(f"{path}: slr-model bundle of format_version {obj.get('format_version')!r}, "
-                                f"not {BUNDLE_VERSION}")
+            raise InitFromError(f"slr-model bundle of format_version {obj.get('format_version')!r}, "
+                                f"not {BUNDLE_VERSION}", path)
         if not _is_state_dict(obj.get("state_dict")):
-            raise InitFromError(f"{path}: slr-model bundle without a state_dict (names -> tensors)")
+            raise InitFromError("slr-model bundle without a state_dict (names -> tensors)", path)
         model = obj.get("model") if isinstance(obj.get("model"), Mapping) else {}
         source = obj.get("source") if isinstance(obj.get("source"), Mapping) else {}
         origin = f", from {source['codebase']}" if isinstance(source.get("codebase"), str) else ""
         return dict(obj["state_dict"]), f"slr-model bundle of {model.get('name', 'a model')}{origin}"
     if _is_slr_checkpoint(obj):
         if obj.get("format_version") != FORMAT_VERSION:
-            raise InitFromError(f"{path}: slr-train checkpoint of format {obj.get('format_version')!r}, "
-                                f"not {FORMAT_VERSION}")
+            raise InitFromError(f"slr-train checkpoint of format {obj.get('format_version')!r}, "
+                                f"not {FORMAT_VERSION}", path)
         manifest = Path(path).with_suffix(".json")
         if manifest.is_file():
             verify_manifest(manifest)  # CheckpointError naming the file if it does not match
         try:
-            state = eval_model_state(dict(obj), config.weights)
+            record = CheckpointRecord.from_payload(dict(obj), path)
+            state = record.model_state(config.weights)
+        except CheckpointError as e:
+            raise InitFromError(e.message, path, key=e.key) from None
         except (KeyError, ValueError) as e:
-            raise InitFromError(f"{path}: {e}") from None
-        if obj["kind"] == "best":
-            which = obj.get("weights")
-        elif config.weights == "auto":
-            which = "ema" if obj.get("ema") is not None else "raw"
-        else:
-            which = config.weights
-        return dict(state), f"slr-train {obj['kind']} checkpoint, {which} weights"
+            raise InitFromError(str(e), path) from None
+        which = record.weights_used(config.weights)
+        return dict(state), f"slr-train {record.kind} checkpoint, {which} weights"
     if isinstance(obj, Mapping):
         for key in config.keys:
             if _is_state_dict(obj.get(key)):
@@ -194,8 +189,8 @@ def select_state_dict(obj: Any, path: str | Path, config: InitFromConfig) -> tup
     if _is_state_dict(obj):
         return dict(obj), "state dict"
     top = sorted(map(str, obj))[:8] if isinstance(obj, Mapping) else type(obj).__name__
-    raise InitFromError(f"{path}: holds neither a state dict (names -> tensors) nor one under any of the keys "
-                        f"{list(config.keys)} (init_from.keys); it has {top}")
+    raise InitFromError(f"holds neither a state dict (names -> tensors) nor one under any of the keys "
+                        f"{list(config.keys)} (init_from.keys); it has {top}", path)
 
 
 # ----------------------------------------------------------------------------------- planning
@@ -239,7 +234,7 @@ def plan_init(model_state: Mapping[str, torch.Tensor], source: Mapping[str, torc
     for name, (original, tensor) in stripped.items():
         target = renames.get(name, name)
         if target in named:
-            raise InitFromError(f"{path}: both {named[target][0]} and {original} would initialise {target}")
+            raise InitFromError(f"both {named[target][0]} and {original} would initialise {target}", path)
         named[target] = (original, tensor)
     loaded: dict[str, torch.Tensor] = {}
     left, head_dropped, mismatched = [], [], []
@@ -259,11 +254,11 @@ def plan_init(model_state: Mapping[str, torch.Tensor], source: Mapping[str, torc
             continue
         loaded[name] = tensor.detach().to(dtype=current.dtype)
     if mismatched:
-        raise InitFromError(f"{path}: {len(mismatched)} tensor(s) do not fit the model: {_some(mismatched, 3, '; ')}")
+        raise InitFromError(f"{len(mismatched)} tensor(s) do not fit the model: {_some(mismatched, 3, '; ')}", path)
     if not loaded:
-        raise InitFromError(f"{path}: none of its {len(source)} tensors fits a model tensor (file: "
+        raise InitFromError(f"none of its {len(source)} tensors fits a model tensor (file: "
                             f"{_some(list(source), 3)}; model: {_some(list(model_state), 3)}); check "
-                            "init_from.prefix / init_from.remap")
+                            "init_from.prefix / init_from.remap", path)
     ignored += [named[n][0] for n in named if n not in model_state]
     ignored += [named[n][0] for n in head_dropped]
     report = InitReport(path=str(path), source=source_desc, loaded=tuple(loaded), left_at_init=tuple(left),

@@ -26,16 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from slr_train.atomic import sha256_file
+from slr_train.checkpoint_layout import FORMAT_VERSION, KINDS
+from slr_train.errors import CheckpointError
 
-FORMAT_VERSION = 1
-KINDS = ("step", "epoch", "best")
 MAX_MANIFEST_BYTES = 4 << 20  # a 1000-rank manifest is ~150 KB
 STEM_PATTERN = re.compile(r"^(?:ckpt-(?P<step>\d{9})-(?P<kind>step|epoch)|best-(?P<best>\d{9}))$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is missing, truncated, corrupt or incompatible (the message names the file)."""
 
 
 @dataclass(frozen=True)
@@ -75,28 +71,28 @@ def _read_json(manifest: Path) -> Any:
     try:
         st = os.stat(manifest)
     except FileNotFoundError as e:
-        raise CheckpointError(f"{manifest}: manifest missing (a checkpoint write that did not complete, "
-                              "or a removed manifest)") from e
+        raise CheckpointError("manifest missing (a checkpoint write that did not complete, "
+                              "or a removed manifest)", manifest) from e
     except OSError as e:
-        raise CheckpointError(f"{manifest}: unreadable manifest ({e.strerror or e})") from e
+        raise CheckpointError(f"unreadable manifest ({e.strerror or e})", manifest) from e
     if not stat.S_ISREG(st.st_mode):
-        raise CheckpointError(f"{manifest}: the manifest is not a regular file")
+        raise CheckpointError("the manifest is not a regular file", manifest)
     if st.st_size > MAX_MANIFEST_BYTES:
-        raise CheckpointError(f"{manifest}: the manifest has {st.st_size} bytes, more than the "
-                              f"{MAX_MANIFEST_BYTES} allowed (slr_train.manifest.MAX_MANIFEST_BYTES)")
+        raise CheckpointError(f"the manifest has {st.st_size} bytes, more than the "
+                              f"{MAX_MANIFEST_BYTES} allowed (slr_train.manifest.MAX_MANIFEST_BYTES)", manifest)
     try:
         with open(manifest, "rb") as f:
             data = f.read(MAX_MANIFEST_BYTES + 1)
     except OSError as e:
-        raise CheckpointError(f"{manifest}: unreadable manifest ({e.strerror or e})") from e
+        raise CheckpointError(f"unreadable manifest ({e.strerror or e})", manifest) from e
     if len(data) > MAX_MANIFEST_BYTES:
-        raise CheckpointError(f"{manifest}: the manifest is larger than {MAX_MANIFEST_BYTES} bytes")
+        raise CheckpointError(f"the manifest is larger than {MAX_MANIFEST_BYTES} bytes", manifest)
     try:
         return json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as e:
-        raise CheckpointError(f"{manifest}: unreadable manifest (not UTF-8 at byte {e.start})") from e
+        raise CheckpointError(f"unreadable manifest (not UTF-8 at byte {e.start})", manifest) from e
     except (json.JSONDecodeError, RecursionError) as e:
-        raise CheckpointError(f"{manifest}: unreadable manifest (invalid JSON: {e})") from e
+        raise CheckpointError(f"unreadable manifest (invalid JSON: {e})", manifest) from e
 
 
 def _is_int(value: Any) -> bool:
@@ -111,14 +107,14 @@ def validate_manifest(data: Any, manifest: str | os.PathLike) -> dict[str, Any]:
     manifest = Path(manifest)
 
     def bad(what: str) -> CheckpointError:
-        return CheckpointError(f"{manifest}: invalid manifest: {what}")
+        return CheckpointError(f"invalid manifest: {what}", manifest)
 
     if not isinstance(data, dict):
         raise bad(f"a JSON object expected, found {type(data).__name__}")
     if "format_version" not in data:
         raise bad("'format_version' is missing")
     if data["format_version"] != FORMAT_VERSION or not _is_int(data["format_version"]):
-        raise CheckpointError(f"{manifest}: format_version {data['format_version']!r} is not {FORMAT_VERSION}")
+        raise CheckpointError(f"format_version {data['format_version']!r} is not {FORMAT_VERSION}", manifest)
     for key, check, expected in (("main", lambda v: isinstance(v, str), "a file name"),
                                  ("step", lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
                                  ("epoch", lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
@@ -182,20 +178,20 @@ def verify_manifest(manifest: str | os.PathLike) -> CheckpointInfo:
         try:
             st = os.stat(path)
         except FileNotFoundError:
-            raise CheckpointError(f"{path}: listed in {manifest.name} but missing") from None
+            raise CheckpointError(f"listed in {manifest.name} but missing", path) from None
         except OSError as e:
-            raise CheckpointError(f"{path}: listed in {manifest.name} but unreadable ({e.strerror or e})") from e
+            raise CheckpointError(f"listed in {manifest.name} but unreadable ({e.strerror or e})", path) from e
         if not stat.S_ISREG(st.st_mode):
-            raise CheckpointError(f"{path}: listed in {manifest.name} but not a regular file")
+            raise CheckpointError(f"listed in {manifest.name} but not a regular file", path)
         if st.st_size != entry["bytes"]:
-            raise CheckpointError(f"{path}: {st.st_size} bytes, manifest says {entry['bytes']} (truncated or replaced)")
+            raise CheckpointError(f"{st.st_size} bytes, manifest says {entry['bytes']} (truncated or replaced)", path)
         try:
             digest = sha256_file(path)
         except OSError as e:
-            raise CheckpointError(f"{path}: listed in {manifest.name} but unreadable ({e.strerror or e})") from e
+            raise CheckpointError(f"listed in {manifest.name} but unreadable ({e.strerror or e})", path) from e
         if digest != entry["sha256"]:
-            raise CheckpointError(f"{path}: sha256 {digest[:12]}… does not match the manifest "
-                                  f"({entry['sha256'][:12]}…)")
+            raise CheckpointError(f"sha256 {digest[:12]}… does not match the manifest "
+                                  f"({entry['sha256'][:12]}…)", path)
     return CheckpointInfo(path=manifest.with_name(data["main"]), manifest=manifest, step=data["step"],
                           epoch=data["epoch"], kind=data["kind"], world_size=data["world_size"],
                           meta=dict(data.get("meta", {})))

@@ -8,10 +8,7 @@ from typing import Any
 import torch
 
 from slr_train import distributed as D
-
-
-class NonFiniteLossError(RuntimeError):
-    """Too many consecutive non-finite steps; the last good checkpoint is kept."""
+from slr_train.errors import NonFiniteLossError
 
 
 def is_finite_everywhere(loss: torch.Tensor | float) -> bool:

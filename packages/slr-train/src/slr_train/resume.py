@@ -76,7 +76,7 @@ def select_checkpoint(path: str | os.PathLike, *, prefer: str = "best", fallback
     if path.is_file():
         return CheckpointChoice("file", path.parent, verify_manifest(path.with_suffix(".json")))
     if not path.is_dir():
-        raise CheckpointError(f"{path}: no such checkpoint file or run directory")
+        raise CheckpointError("no such checkpoint file or run directory", path)
     folder = path / "checkpoints" if (path / "checkpoints").is_dir() else path
     manager = CheckpointManager(folder)
     first = manager.find(prefer, warn=warn)
@@ -87,7 +87,7 @@ def select_checkpoint(path: str | os.PathLike, *, prefer: str = "best", fallback
     second = manager.find("latest" if prefer == "best" else "best", warn=warn)
     if second.info is None:
         if not first.invalid and not second.invalid:
-            raise CheckpointError(f"{path}: no checkpoint in {folder}")
+            raise CheckpointError(f"no checkpoint in {folder}", path)
         raise CheckpointError(f"{first.describe()}; {second.describe()}")
     return replace(second, fallback_from=first)
 

@@ -26,6 +26,7 @@ from torch import nn
 from slr_train import distributed as D
 from slr_train.atomic import atomic_write_json
 from slr_train.checkpoint import CheckpointManager
+from slr_train.checkpoint_layout import CheckpointRecord
 from slr_train.config import TrainConfig
 from slr_train.data import EvalSet, TrainSet, train_loader
 from slr_train.determinism import configure_determinism, seed_everything
@@ -178,18 +179,21 @@ class Trainer:
         return schedule
 
     # ---------------------------------------------------------------------------- checkpoints
-    def _payload(self) -> dict[str, Any]:
-        return {
-            "trainer": self.state.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "ema": self.ema.state_dict() if self.ema is not None else None,
-            "nonfinite": self.guard.state_dict(),
-            "sampler": self._sampler_state(),
-            "rng": D.all_gather_objects(capture_rng_state()),
-            "world_size": self.env.world_size,
-            "config": self.config.to_dict(),
-            "extra": self.extra_state,
-        }
+    def _record(self, kind: str) -> CheckpointRecord:
+        """Collective (the RNG states of every rank): a resumable checkpoint of everything."""
+        assert self.engine is not None
+        return CheckpointRecord(
+            kind=kind, step=self.state.global_step, epoch=self.state.epoch, config=self.config.to_dict(),
+            extra=self.extra_state,
+            engine=self.engine.state_dict() if self.env.is_main else {},
+            trainer=self.state.state_dict(),
+            scheduler=self.scheduler.state_dict(),
+            ema=self.ema.state_dict() if self.ema is not None else None,
+            nonfinite=self.guard.state_dict(),
+            sampler=self._sampler_state(),
+            rng=D.all_gather_objects(capture_rng_state()),
+            world_size=self.env.world_size,
+        )
 
     def _sampler_state(self) -> dict[str, Any]:
         """Where the epoch stands (what resume uses) and, for the record, the sampler's own state."""
@@ -206,8 +210,8 @@ class Trainer:
         """Collective: a resumable checkpoint of everything (``kind``: ``"step"`` or ``"epoch"``)."""
         assert self.engine is not None
         try:
-            path = self.engine.save(self.checkpoints, self._payload(), step=self.state.global_step,
-                                    epoch=self.state.epoch, kind=kind)
+            path = self.engine.save(self.checkpoints, self._record(kind).to_payload(),
+                                    step=self.state.global_step, epoch=self.state.epoch, kind=kind)
         except OSError as e:  # e.g. disk full: nothing of this checkpoint is left behind
             if self.env.is_main:
                 _log.error("checkpoint of step %d not written (%s); the last complete one is %s",
@@ -221,29 +225,29 @@ class Trainer:
         if source is None:
             return
         assert self.engine is not None
-        payload = self.engine.load(source.path, source.payload)
+        record = CheckpointRecord.from_payload(self.engine.load(source.path, source.payload), source.path)
         source.payload = None  # not kept alive for the whole run
-        saved = payload["trainer"]
+        saved = record.trainer
         if saved["batches_per_epoch"] != self.state.batches_per_epoch:
             raise RuntimeError(f"cannot resume from {source.path}: it has "
                                f"{saved['batches_per_epoch']} batches per epoch, the data now gives "
                                f"{self.state.batches_per_epoch} (different data, batch size or rank count)")
         self.state.load_state_dict(saved)
         configured = self.scheduler.schedule
-        self.scheduler.load_state_dict(payload["scheduler"])
+        self.scheduler.load_state_dict(record.scheduler)
         if self.scheduler.schedule != configured and self.env.is_main:  # e.g. more epochs than before
             _log.warning("the learning-rate schedule changed since the checkpoint (%s -> %s); continuing at step "
                          "%d of the new one", self.scheduler.schedule, configured, self.scheduler.step_count)
         if self.scheduler.schedule != configured:
             self.scheduler.schedule = configured
             self.scheduler.apply()
-        if self.ema is not None and payload.get("ema") is not None:
-            self.ema.load_state_dict(payload["ema"])
-        self.guard.load_state_dict(payload["nonfinite"])
+        if self.ema is not None and record.ema is not None:
+            self.ema.load_state_dict(record.ema)
+        self.guard.load_state_dict(record.nonfinite)
         self.last_checkpoint = source.path
         best = self.checkpoints.find("best").info
         self.best_checkpoint = best.path if best is not None else None
-        rng = payload["rng"]
+        rng = record.rng
         restore_rng_state(rng[self.env.rank % len(rng)])
         if self.env.is_main:
             _log.info("resumed from %s at epoch %d, batch %d, step %d", self.last_checkpoint, self.state.epoch,
@@ -386,11 +390,12 @@ class Trainer:
         best = self.state.best
         module = self.engine.module
         weights = self.ema.model_state_dict(module) if best.weights == "ema" and self.ema else module.state_dict()
-        payload = {"model": weights, "weights": best.weights, "config": self.config.to_dict(),
-                   "extra": self.extra_state, "dev": {f"wer_{k}": r.wer for k, r in results.items()} | {
-                       "wer": best.wer}}
-        self.best_checkpoint = self.checkpoints.save(payload, step=best.step, epoch=best.epoch, kind="best",
-                                                     meta={"wer": best.wer, "weights": best.weights})
+        record = CheckpointRecord(kind="best", step=best.step, epoch=best.epoch, config=self.config.to_dict(),
+                                  extra=self.extra_state, model=weights, weights=best.weights,
+                                  dev={f"wer_{k}": r.wer for k, r in results.items()} | {"wer": best.wer})
+        meta = {"wer": best.wer, "weights": best.weights}
+        self.best_checkpoint = self.checkpoints.save(record.to_payload(), step=best.step, epoch=best.epoch,
+                                                     kind="best", meta=meta)
 
     # ------------------------------------------------------------------------------------ fit
     def fit(self) -> FitResult:

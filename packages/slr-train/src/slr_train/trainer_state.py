@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from slr_train.checkpoint import load_checkpoint
+from slr_train.checkpoint_layout import CheckpointRecord
 
 
 @dataclass
@@ -47,24 +48,16 @@ class TrainerState:
             setattr(self, key, value)
 
 
-def eval_model_state(checkpoint: dict[str, Any] | str, weights: str = "auto") -> dict[str, torch.Tensor]:
-    """Model weights to evaluate from a checkpoint payload (or path, loaded with ``weights_only``).
+def eval_model_state(checkpoint: CheckpointRecord | dict[str, Any] | str, weights: str = "auto",
+                     ) -> dict[str, torch.Tensor]:
+    """Model weights to evaluate from a checkpoint record, payload or path (loaded with
+    ``weights_only``): :meth:`CheckpointRecord.model_state`.
 
     ``weights``: ``"auto"`` (a best checkpoint's winning weights; otherwise EMA when present),
     ``"raw"`` or ``"ema"``. Best checkpoints hold only their winning weights.
     """
     if isinstance(checkpoint, (str, bytes)) or hasattr(checkpoint, "__fspath__"):
-        checkpoint = load_checkpoint(checkpoint)
-    if weights not in ("auto", "raw", "ema"):
-        raise ValueError(f"weights must be 'auto', 'raw' or 'ema', got {weights!r}")
-    if checkpoint.get("kind") == "best":
-        if weights not in ("auto", checkpoint["weights"]):
-            raise ValueError(f"this best checkpoint holds {checkpoint['weights']!r} weights, not {weights!r}")
-        return checkpoint["model"]
-    model = checkpoint["engine"]["model"]
-    ema = checkpoint.get("ema")
-    if weights == "raw" or (weights == "auto" and ema is None):
-        return model
-    if ema is None:
-        raise ValueError("the checkpoint has no EMA weights (EMA was disabled)")
-    return {k: ema["params"].get(k, ema["buffers"].get(k, v)).to(v.dtype) for k, v in model.items()}
+        checkpoint = CheckpointRecord.from_payload(load_checkpoint(checkpoint), checkpoint)
+    elif not isinstance(checkpoint, CheckpointRecord):
+        checkpoint = CheckpointRecord.from_payload(checkpoint)
+    return checkpoint.model_state(weights)

@@ -79,32 +79,32 @@ def _records_from_info(info: dict, path: Path, split: str, root: Path) -> list[V
     bad = [k for k in keys if isinstance(k, bool) or not isinstance(k, int)]
     if bad:
         raise DataFormatError(
-            path, f"unexpected key {short_repr(bad[0])}: expected 'prefix' and integer entries"
+            f"unexpected key {short_repr(bad[0])}: expected 'prefix' and integer entries", path
         )
     keys.sort()
     if keys != list(range(len(keys))):
-        raise DataFormatError(path, f"entry keys are not 0..{len(keys) - 1}")
+        raise DataFormatError(f"entry keys are not 0..{len(keys) - 1}", path)
     max_frames = get_limits().max_video_frames
     records = []
     for key in keys:
         entry = info[key]
         if not isinstance(entry, dict):
-            raise DataFormatError(path, f"expected a dict, found {type(entry).__name__}", entry=key)
+            raise DataFormatError(f"expected a dict, found {type(entry).__name__}", path, key=key)
         for name, kind in _INFO_FIELDS.items():
             value = entry.get(name)
             if not isinstance(value, kind) or isinstance(value, bool):
                 raise DataFormatError(
-                    path, f"field {name!r} must be {kind.__name__}, got {short_repr(value)}", entry=key
+                    f"field {name!r} must be {kind.__name__}, got {short_repr(value)}", path, key=key
                 )
         num_frames = entry["num_frames"]
         if num_frames < 0:
-            raise DataFormatError(path, f"negative num_frames {short_repr(num_frames)}", entry=key)
+            raise DataFormatError(f"negative num_frames {short_repr(num_frames)}", path, key=key)
         if num_frames > max_frames:
             raise DataFormatError(
-                path,
                 f"num_frames {short_repr(num_frames)} is more than a video may have ({max_frames}, "
                 "SLR_DATA_MAX_VIDEO_FRAMES)",
-                entry=key,
+                path,
+                key=key,
             )
         for name in ("fileid", "signer"):
             check_name(path, name, entry[name], entry=key)
@@ -112,7 +112,7 @@ def _records_from_info(info: dict, path: Path, split: str, root: Path) -> list[V
         try:
             frame_dir = resolve_under(root, folder)
         except ValueError as exc:
-            raise DataFormatError(path, f"field 'folder': {exc}", entry=key) from None
+            raise DataFormatError(f"field 'folder': {exc}", path, key=key) from None
         records.append(
             VideoRecord(
                 video_id=entry["fileid"],
@@ -134,10 +134,10 @@ def check_name(path, field: str, value: str, *, line: int | None = None, entry=N
     field of STM / CTM lines)."""
     if not value or any(ch.isspace() or not ch.isprintable() for ch in value):
         raise DataFormatError(
-            path,
             f"{field} {short_repr(value)} must be non-empty without spaces or control characters",
+            path,
             line=line,
-            entry=entry,
+            key=entry,
         )
 
 
@@ -176,10 +176,10 @@ def read_corpus_csv(
     frames_root = Path(frames_root)
     lines = read_text_lines(path)
     if not lines:
-        raise DataFormatError(path, "empty corpus file (expected header 'id|folder|signer|annotation')")
+        raise DataFormatError("empty corpus file (expected header 'id|folder|signer|annotation')", path)
     header = tuple(lines[0].split("|"))
     if header != CORPUS_CSV_HEADER:
-        raise DataFormatError(path, f"header {lines[0]!r} is not {'|'.join(CORPUS_CSV_HEADER)!r}", line=1)
+        raise DataFormatError(f"header {lines[0]!r} is not {'|'.join(CORPUS_CSV_HEADER)!r}", path, line=1)
     records = []
     seen: dict[str, int] = {}
     for number, line in enumerate(lines[1:], start=2):
@@ -187,22 +187,22 @@ def read_corpus_csv(
             continue
         fields = line.split("|")
         if len(fields) != 4:
-            raise DataFormatError(path, f"expected 4 '|'-separated fields, found {len(fields)}", line=number)
+            raise DataFormatError(f"expected 4 '|'-separated fields, found {len(fields)}", path, line=number)
         video_id, folder, signer, annotation = fields
         if not video_id or not folder or not signer:
-            raise DataFormatError(path, "empty id, folder or signer", line=number)
+            raise DataFormatError("empty id, folder or signer", path, line=number)
         check_name(path, "id", video_id, line=number)
         check_name(path, "signer", signer, line=number)
         if video_id in seen:
             raise DataFormatError(
-                path, f"duplicate id {video_id!r} (first on line {seen[video_id]})", line=number
+                f"duplicate id {video_id!r} (first on line {seen[video_id]})", path, line=number
             )
         seen[video_id] = number
         relative, pattern = _split_folder(folder)
         try:
             frame_dir = resolve_under(frames_root / split, relative)
         except ValueError as exc:
-            raise DataFormatError(path, f"folder: {exc}", line=number) from None
+            raise DataFormatError(f"folder: {exc}", path, line=number) from None
         records.append(
             VideoRecord(
                 video_id=video_id,

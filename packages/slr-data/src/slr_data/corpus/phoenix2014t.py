@@ -45,26 +45,26 @@ def read_phoenix2014t_csv(
     lines = read_text_lines(path)
     if not lines or tuple(lines[0].split("|")) != PHOENIX2014T_CSV_HEADER:
         found = lines[0] if lines else ""
-        raise DataFormatError(path, f"header {found!r} is not {'|'.join(PHOENIX2014T_CSV_HEADER)!r}", line=1)
+        raise DataFormatError(f"header {found!r} is not {'|'.join(PHOENIX2014T_CSV_HEADER)!r}", path, line=1)
     records = []
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
         fields = line.split("|")
         if len(fields) != 7:
-            raise DataFormatError(path, f"expected 7 '|'-separated fields, found {len(fields)}", line=number)
+            raise DataFormatError(f"expected 7 '|'-separated fields, found {len(fields)}", path, line=number)
         name, video, _start, _end, speaker, orth, translation = fields
         if not name or not speaker:
-            raise DataFormatError(path, "empty name or speaker", line=number)
+            raise DataFormatError("empty name or speaker", path, line=number)
         check_name(path, "name", name, line=number)
         check_name(path, "speaker", speaker, line=number)
         if "/" in name or "\\" in name or name in (".", ".."):
-            raise DataFormatError(path, f"name {name!r} must not be a path", line=number)
+            raise DataFormatError(f"name {name!r} must not be a path", path, line=number)
         relative, pattern = _split_folder(video or f"{name}/1/*.png")
         try:
             frame_dir = resolve_under(split_root, relative)
         except ValueError as exc:
-            raise DataFormatError(path, f"video: {exc}", line=number) from None
+            raise DataFormatError(f"video: {exc}", path, line=number) from None
         if not frame_dir.is_dir() and (split_root / name).is_dir():
             frame_dir = split_root / name
         records.append(

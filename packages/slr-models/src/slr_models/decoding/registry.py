@@ -20,6 +20,7 @@ import dataclasses
 from typing import Any, TypeVar
 
 from slr_models.decoding.base import Decoder
+from slr_models.errors import DecoderOptionError, UnknownDecoderError
 
 __all__ = [
     "DecoderOptionError",
@@ -32,14 +33,6 @@ __all__ = [
 
 _REGISTRY: dict[str, type[Decoder]] = {}
 _D = TypeVar("_D", bound=type[Decoder])
-
-
-class UnknownDecoderError(ValueError):
-    """No decoder of that name is registered; the message lists the registered ones."""
-
-
-class DecoderOptionError(ValueError):
-    """An option a decoder does not have, or a bad value; the message names the decoder."""
 
 
 def register_decoder(cls: _D) -> _D:

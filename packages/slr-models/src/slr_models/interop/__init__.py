@@ -18,7 +18,7 @@ from slr_models.interop.bundle import (
     model_from_bundle,
     save_bundle,
 )
-from slr_models.interop.errors import CheckpointImportError
+from slr_models.errors import CheckpointImportError
 from slr_models.interop.gloss_dict import read_gloss_dict
 from slr_models.interop.mamba_slr import import_mamba_slr, infer_config, load_mamba_slr_state
 from slr_models.interop.safe_load import safe_torch_load

@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from slr_models.interop.errors import CheckpointImportError
+from slr_models.errors import CheckpointImportError, ModelConfigError
 from slr_models.interop.safe_load import safe_torch_load
 
 BUNDLE_FORMAT = "slr-model-bundle"
@@ -52,7 +52,9 @@ def save_bundle(path: str | os.PathLike, model: torch.nn.Module, glosses: list[s
     """Write ``model`` (its ``config`` and float32 weights) with its vocabulary atomically to ``path``."""
     path = Path(path)
     if len(glosses) + 1 != model.config.num_classes:
-        raise ValueError(f"{len(glosses)} glosses + blank != the model's {model.config.num_classes} classes")
+        raise ModelConfigError(
+            f"{len(glosses)} glosses + blank != the model's {model.config.num_classes} classes"
+        )
     payload = {
         "format": BUNDLE_FORMAT,
         "format_version": BUNDLE_VERSION,
@@ -89,13 +91,13 @@ def check_bundle(payload: Any, path: str | os.PathLike = "<bundle>") -> dict[str
     """``payload`` (an already loaded file) if it is a bundle of this format version with every
     entry, else :class:`CheckpointImportError` naming ``path``."""
     if not is_bundle(payload):
-        raise CheckpointImportError(path, f"not an {BUNDLE_FORMAT} file")
+        raise CheckpointImportError(f"not an {BUNDLE_FORMAT} file", path)
     if payload.get("format_version") != BUNDLE_VERSION:
-        raise CheckpointImportError(path, f"bundle format_version {payload.get('format_version')!r} is not "
-                                          f"{BUNDLE_VERSION}")
+        raise CheckpointImportError(f"bundle format_version {payload.get('format_version')!r} is not "
+                                          f"{BUNDLE_VERSION}", path)
     missing = [k for k in ("model", "state_dict", "glosses", "preprocessing") if k not in payload]
     if missing:
-        raise CheckpointImportError(path, f"bundle lacks {missing}")
+        raise CheckpointImportError(f"bundle lacks {missing}", path)
     return payload
 
 
@@ -106,9 +108,9 @@ def model_from_bundle(payload: dict[str, Any], path: str | os.PathLike = "<bundl
     try:
         model = create_model_from_config(dict(payload["model"]))
     except (TypeError, ValueError) as exc:
-        raise CheckpointImportError(path, f"bad model config in bundle: {exc}") from None
+        raise CheckpointImportError(f"bad model config in bundle: {exc}", path) from None
     try:
         model.load_state_dict(payload["state_dict"])
     except (RuntimeError, ValueError) as exc:
-        raise CheckpointImportError(path, f"weights do not fit the model config: {exc}") from None
+        raise CheckpointImportError(f"weights do not fit the model config: {exc}", path) from None
     return model.float().eval()

@@ -21,7 +21,7 @@ from typing import Any, Mapping
 
 import torch
 
-from slr_models.interop.errors import CheckpointImportError
+from slr_models.errors import CheckpointImportError
 from slr_models.interop.safe_load import safe_torch_load
 from slr_models.models.mamba_slr import PATCH_SIZE, MambaSLRConfig, MambaSLRCTC
 
@@ -40,7 +40,7 @@ def resolve_checkpoint_file(path: str | os.PathLike) -> tuple[Path, str]:
     if path.is_file():
         return path, "deepspeed" if path.name == DEEPSPEED_FILE else "torch.amp"
     if not path.is_dir():
-        raise CheckpointImportError(path, "no such checkpoint file or DeepSpeed checkpoint folder")
+        raise CheckpointImportError("no such checkpoint file or DeepSpeed checkpoint folder", path)
     if (path / DEEPSPEED_FILE).is_file():
         return path / DEEPSPEED_FILE, "deepspeed"
     latest = path / "latest"
@@ -48,36 +48,36 @@ def resolve_checkpoint_file(path: str | os.PathLike) -> tuple[Path, str]:
         tag = latest.read_text(encoding="utf-8", errors="replace").strip()
         if tag and "/" not in tag and (path / tag / DEEPSPEED_FILE).is_file():
             return path / tag / DEEPSPEED_FILE, "deepspeed"
-        raise CheckpointImportError(latest, f"names tag {tag!r}, but {path / tag / DEEPSPEED_FILE} does not exist")
+        raise CheckpointImportError(f"names tag {tag!r}, but {path / tag / DEEPSPEED_FILE} does not exist", latest)
     tags = sorted(p for p in path.iterdir() if (p / DEEPSPEED_FILE).is_file())
     if len(tags) == 1:
         return tags[0] / DEEPSPEED_FILE, "deepspeed"
     found = ", ".join(p.name for p in tags) or "none"
-    raise CheckpointImportError(path, f"a folder, but not a DeepSpeed checkpoint with one tag (tags found: {found}; "
-                                      "pass the tag folder)")
+    raise CheckpointImportError(f"a folder, but not a DeepSpeed checkpoint with one tag (tags found: {found}; "
+                                      "pass the tag folder)", path)
 
 
 def select_state_dict(payload: Any, key: str, path: Path) -> tuple[dict[str, torch.Tensor], str]:
     """The weights under ``key`` (``auto``: ``model_ema``, else ``model``, else ``module``)."""
     if not isinstance(payload, Mapping):
-        raise CheckpointImportError(path, f"expected a dict checkpoint, got {type(payload).__name__}")
+        raise CheckpointImportError(f"expected a dict checkpoint, got {type(payload).__name__}", path)
     if key not in ("auto", *KEYS):
-        raise CheckpointImportError(path, f"unknown key {key!r}; choose auto, {', '.join(KEYS)}")
+        raise CheckpointImportError(f"unknown key {key!r}; choose auto, {', '.join(KEYS)}", path)
     candidates = KEYS if key == "auto" else (key,)
     for name in candidates:
         state = payload.get(name)
         if isinstance(state, Mapping) and state:
             if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
-                raise CheckpointImportError(path, f"{name!r} is not a state dict of tensors")
+                raise CheckpointImportError(f"{name!r} is not a state dict of tensors", path)
             prefix = "module." if all(k.startswith("module.") for k in state) else ""
             return {k[len(prefix):]: v for k, v in state.items()}, name
     present = [k for k in payload if isinstance(payload.get(k), Mapping)]
-    raise CheckpointImportError(path, f"no weights under {' / '.join(candidates)} (dict entries: {present})")
+    raise CheckpointImportError(f"no weights under {' / '.join(candidates)} (dict entries: {present})", path)
 
 
 def _shape(state: Mapping[str, torch.Tensor], key: str, path: Path) -> tuple[int, ...]:
     if key not in state:
-        raise CheckpointImportError(path, f"not a Mamba_SLR state dict: it has no {key!r}")
+        raise CheckpointImportError(f"not a Mamba_SLR state dict: it has no {key!r}", path)
     return tuple(state[key].shape)
 
 
@@ -91,23 +91,23 @@ def infer_config(state: Mapping[str, torch.Tensor], args: Any = None, path: Path
     d_model = _shape(state, "cls_token", path)[-1]
     depth = 1 + max((int(m.group(1)) for k in state if (m := _LAYER.match(k))), default=-1)
     if depth < 1:
-        raise CheckpointImportError(path, "not a Mamba_SLR state dict: no layers.N.* weights")
+        raise CheckpointImportError("not a Mamba_SLR state dict: no layers.N.* weights", path)
     num_classes = _shape(state, "head.weight", path)[0]
     stem_in = _shape(state, "patch_embed.stem.weight", path)[1]
     attention = tuple(i for i in range(depth) if f"layers.{i}.spatial_mixer.in_proj.bias" in state)
     spatial = next((i for i in range(depth) if i not in attention), None)
     if spatial is None:
-        raise CheckpointImportError(path, "every block has attention: cannot read the Mamba2 sizes")
+        raise CheckpointImportError("every block has attention: cannot read the Mamba2 sizes", path)
     s = f"layers.{spatial}.spatial_mixer."
     d_inner = _shape(state, s + "norm.weight", path)[0]
     nheads = _shape(state, s + "A_log", path)[0]
     seqlen = _shape(state, s + "scan_indices", path)[1]
     grid = math.isqrt(seqlen - 1)
     if grid * grid != seqlen - 1:
-        raise CheckpointImportError(path, f"{s}scan_indices has {seqlen} tokens, not a square grid + cls")
+        raise CheckpointImportError(f"{s}scan_indices has {seqlen} tokens, not a square grid + cls", path)
     img_size = getattr(args, "input_size", None) or grid * PATCH_SIZE
     if img_size != grid * PATCH_SIZE:
-        raise CheckpointImportError(path, f"args.input_size {img_size} does not match the {grid}x{grid} scan grid")
+        raise CheckpointImportError(f"args.input_size {img_size} does not match the {grid}x{grid} scan grid", path)
     conv2d = _shape(state, s + "conv2d.weight", path)
     t = f"layers.{spatial}.temporal_mixer."
     t_conv = _shape(state, t + "conv1d_fwd.weight", path)
@@ -127,8 +127,8 @@ def infer_config(state: Mapping[str, torch.Tensor], args: Any = None, path: Path
               ("temporal heads", t_nheads, nheads)]
     for what, found, expected in checks:
         if found != expected:
-            raise CheckpointImportError(path, f"{what} is {found} in the checkpoint; only the original's defaults "
-                                              f"({expected}) can be imported")
+            raise CheckpointImportError(f"{what} is {found} in the checkpoint; only the original's defaults "
+                                              f"({expected}) can be imported", path)
     return config
 
 
@@ -175,8 +175,8 @@ def load_strict(model: torch.nn.Module, state: Mapping[str, torch.Tensor], path:
         parts = [f"{label} ({len(items)}): {', '.join(items[:12])}{' ...' if len(items) > 12 else ''}"
                  for label, items in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched))
                  if items]
-        raise CheckpointImportError(path, "weights do not fit the architecture: " + "; ".join(parts))
+        raise CheckpointImportError("weights do not fit the architecture: " + "; ".join(parts), path)
     try:
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except (RuntimeError, ValueError) as exc:
-        raise CheckpointImportError(path, str(exc)) from None
+        raise CheckpointImportError(str(exc), path) from None

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from slr_models.interop.errors import CheckpointImportError
+from slr_models.errors import CheckpointImportError
 
 #: Classes a Mamba_SLR checkpoint may hold beyond torch's weights-only defaults (its ``args``).
 EXTRA_SAFE_GLOBALS: tuple[type, ...] = (argparse.Namespace,)
@@ -31,16 +31,16 @@ def safe_torch_load(path: str | os.PathLike, extra_globals: tuple[type, ...] = E
     """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointImportError(path, "no such checkpoint file")
+        raise CheckpointImportError("no such checkpoint file", path)
     try:
         with torch.serialization.safe_globals(list(extra_globals)):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         reason = str(exc).split("\n\n")[0].strip() if str(exc) else type(exc).__name__
-        raise CheckpointImportError(path, f"refused to load: it needs code outside the allowlist of plain data, "
+        raise CheckpointImportError(f"refused to load: it needs code outside the allowlist of plain data, "
                                           f"tensors and {', '.join(c.__qualname__ for c in extra_globals)} "
-                                          f"({reason})") from None
+                                          f"({reason})", path) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, IndexError,
             TypeError, AttributeError) as exc:  # what torch raises on a file that is not a checkpoint
-        raise CheckpointImportError(path, f"not a readable torch checkpoint ({type(exc).__name__}: "
-                                          f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+        raise CheckpointImportError(f"not a readable torch checkpoint ({type(exc).__name__}: "
+                                          f"{str(exc).splitlines()[0] if str(exc) else ''})", path) from None

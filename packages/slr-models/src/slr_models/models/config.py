@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
+from slr_models.errors import ModelConfigError
 from slr_models.layers.common import MODEL_BACKENDS
 
 _TUPLE_FIELDS = ("stem_dims", "attention_layers", "temporal_downsample_at")
@@ -32,11 +33,13 @@ class ModelConfigMixin:
         data = dict(data)
         family = data.pop("family", cls.FAMILY)
         if family != cls.FAMILY:
-            raise ValueError(f"config family {family!r} is not {cls.FAMILY!r}")
+            raise ModelConfigError(f"config family {family!r} is not {cls.FAMILY!r}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown {cls.__name__} field(s) {unknown}; valid fields: {sorted(known)}")
+            raise ModelConfigError(
+                f"unknown {cls.__name__} field(s) {unknown}; valid fields: {sorted(known)}"
+            )
         return cls(**data)
 
     def replace(self, **changes: Any):
@@ -44,7 +47,7 @@ class ModelConfigMixin:
         changes.pop("family", None)
         unknown = sorted(set(changes) - {f.name for f in fields(self)})
         if unknown:
-            raise ValueError(f"unknown {type(self).__name__} field(s) {unknown}")
+            raise ModelConfigError(f"unknown {type(self).__name__} field(s) {unknown}")
         return dataclasses.replace(self, **changes)
 
 
@@ -102,42 +105,48 @@ class SLRMambaConfig(ModelConfigMixin):
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"SLRMambaConfig.{name} must be a positive int, got {value!r}")
+                raise ModelConfigError(f"SLRMambaConfig.{name} must be a positive int, got {value!r}")
         if self.num_classes < 2:
-            raise ValueError(f"SLRMambaConfig.num_classes must be >= 2 (blank + 1 gloss), got {self.num_classes}")
+            raise ModelConfigError(
+                f"SLRMambaConfig.num_classes must be >= 2 (blank + 1 gloss), got {self.num_classes}"
+            )
         if self.heatmap_channels < 0 or self.stem_blocks < 0:
-            raise ValueError("SLRMambaConfig.heatmap_channels and stem_blocks must be >= 0")
+            raise ModelConfigError("SLRMambaConfig.heatmap_channels and stem_blocks must be >= 0")
         stride = 4 * 2 ** len(self.stem_dims)
         if self.img_size % stride != 0:
-            raise ValueError(
+            raise ModelConfigError(
                 f"SLRMambaConfig.img_size {self.img_size} must be a multiple of the stem stride {stride} "
                 f"(4 * 2**len(stem_dims), stem_dims={self.stem_dims})"
             )
         if (self.expand * self.d_model) % self.headdim != 0:
-            raise ValueError(f"expand * d_model ({self.expand * self.d_model}) must be a multiple of headdim "
+            raise ModelConfigError(f"expand * d_model ({self.expand * self.d_model}) must be a multiple of headdim "
                              f"({self.headdim})")
         if ((self.expand * self.d_model) // self.headdim) % self.ngroups != 0:
-            raise ValueError(f"the number of heads must be a multiple of ngroups ({self.ngroups})")
+            raise ModelConfigError(f"the number of heads must be a multiple of ngroups ({self.ngroups})")
         if any(not 0 <= i < self.depth for i in self.attention_layers):
-            raise ValueError(f"attention_layers {self.attention_layers} must be block indices in [0, {self.depth})")
+            raise ModelConfigError(
+                f"attention_layers {self.attention_layers} must be block indices in [0, {self.depth})"
+            )
         if self.attention_layers and self.d_model % self.attention_heads != 0:
-            raise ValueError(f"d_model ({self.d_model}) must be a multiple of attention_heads ({self.attention_heads})")
+            raise ModelConfigError(
+                f"d_model ({self.d_model}) must be a multiple of attention_heads ({self.attention_heads})"
+            )
         if any(not 0 <= i <= self.depth for i in self.temporal_downsample_at):
-            raise ValueError(
+            raise ModelConfigError(
                 f"temporal_downsample_at {self.temporal_downsample_at} must be positions in [0, {self.depth}]"
             )
         if len(set(self.temporal_downsample_at)) != len(self.temporal_downsample_at):
-            raise ValueError(f"temporal_downsample_at {self.temporal_downsample_at} has duplicates")
+            raise ModelConfigError(f"temporal_downsample_at {self.temporal_downsample_at} has duplicates")
         if self.temporal_downsample_at and self.temporal_stride < 2:
-            raise ValueError("temporal_stride must be >= 2 when temporal_downsample_at is set")
+            raise ModelConfigError("temporal_stride must be >= 2 when temporal_downsample_at is set")
         if not 0.0 <= self.drop_path_rate < 1.0:
-            raise ValueError(f"drop_path_rate must be in [0, 1), got {self.drop_path_rate}")
+            raise ModelConfigError(f"drop_path_rate must be in [0, 1), got {self.drop_path_rate}")
         if self.mlp_ratio <= 0:
-            raise ValueError(f"mlp_ratio must be > 0, got {self.mlp_ratio}")
+            raise ModelConfigError(f"mlp_ratio must be > 0, got {self.mlp_ratio}")
         if self.global_pool not in GLOBAL_POOLS:
-            raise ValueError(f"global_pool must be one of {GLOBAL_POOLS}, got {self.global_pool!r}")
+            raise ModelConfigError(f"global_pool must be one of {GLOBAL_POOLS}, got {self.global_pool!r}")
         if self.backend not in MODEL_BACKENDS:
-            raise ValueError(f"backend must be one of {MODEL_BACKENDS}, got {self.backend!r}")
+            raise ModelConfigError(f"backend must be one of {MODEL_BACKENDS}, got {self.backend!r}")
 
     @property
     def grid(self) -> int:

@@ -17,6 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from slr_models.errors import ModelConfigError
 from slr_models.layers.common import MODEL_BACKENDS, AddNorm, Packing
 from slr_models.layers.mamba_slr import (
     MambaSLRAttention,
@@ -77,39 +78,45 @@ class MambaSLRConfig(ModelConfigMixin):
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"MambaSLRConfig.{name} must be a positive int, got {value!r}")
+                raise ModelConfigError(f"MambaSLRConfig.{name} must be a positive int, got {value!r}")
         if self.num_classes < 2:
-            raise ValueError(f"MambaSLRConfig.num_classes must be >= 2 (blank + 1 gloss), got {self.num_classes}")
+            raise ModelConfigError(
+                f"MambaSLRConfig.num_classes must be >= 2 (blank + 1 gloss), got {self.num_classes}"
+            )
         if self.heatmap_channels < 0:
-            raise ValueError("MambaSLRConfig.heatmap_channels must be >= 0")
+            raise ModelConfigError("MambaSLRConfig.heatmap_channels must be >= 0")
         if self.img_size % PATCH_SIZE:
-            raise ValueError(f"MambaSLRConfig.img_size {self.img_size} must be a multiple of {PATCH_SIZE} "
+            raise ModelConfigError(f"MambaSLRConfig.img_size {self.img_size} must be a multiple of {PATCH_SIZE} "
                              "(the stem's stride)")
         if self.d_model % 4:
-            raise ValueError(f"MambaSLRConfig.d_model {self.d_model} must be a multiple of 4 (stem widths d/4, d/2)")
+            raise ModelConfigError(
+                f"MambaSLRConfig.d_model {self.d_model} must be a multiple of 4 (stem widths d/4, d/2)"
+            )
         d_inner = self.expand * self.d_model
         if d_inner % (4 * self.headdim):
-            raise ValueError(f"expand * d_model ({d_inner}) must be a multiple of 4 * headdim ({4 * self.headdim}): "
+            raise ModelConfigError(f"expand * d_model ({d_inner}) must be a multiple of 4 * headdim ({4 * self.headdim}): "
                              "the spatial heads are split over four scan directions")
         if self.spatial_ngroups % 4 or (d_inner // self.headdim // 4) % (self.spatial_ngroups // 4):
-            raise ValueError(f"spatial_ngroups ({self.spatial_ngroups}) must be a multiple of 4 whose quarter "
+            raise ModelConfigError(f"spatial_ngroups ({self.spatial_ngroups}) must be a multiple of 4 whose quarter "
                              f"divides the heads per direction ({d_inner // self.headdim // 4})")
         if self.temporal_ngroups % 2 or (d_inner // self.headdim // 2) % (self.temporal_ngroups // 2):
-            raise ValueError(f"temporal_ngroups ({self.temporal_ngroups}) must be even, its half dividing the heads "
+            raise ModelConfigError(f"temporal_ngroups ({self.temporal_ngroups}) must be even, its half dividing the heads "
                              f"per branch ({d_inner // self.headdim // 2})")
         if (d_inner + 2 * self.temporal_ngroups * self.temporal_d_state) % 2:
-            raise ValueError("d_inner + 2 * temporal_ngroups * temporal_d_state must be even")
+            raise ModelConfigError("d_inner + 2 * temporal_ngroups * temporal_d_state must be even")
         if any(not 0 <= i < self.depth for i in self.attention_layers):
-            raise ValueError(f"attention_layers {self.attention_layers} must be block indices in [0, {self.depth})")
+            raise ModelConfigError(
+                f"attention_layers {self.attention_layers} must be block indices in [0, {self.depth})"
+            )
         if self.attention_layers and self.d_model % self.heads_of_attention:
-            raise ValueError(f"d_model ({self.d_model}) must be a multiple of attention_heads "
+            raise ModelConfigError(f"d_model ({self.d_model}) must be a multiple of attention_heads "
                              f"({self.heads_of_attention})")
         if not 0.0 <= self.drop_path_rate < 1.0 or not 0.0 <= self.head_drop_rate < 1.0:
-            raise ValueError("drop_path_rate and head_drop_rate must be in [0, 1)")
+            raise ModelConfigError("drop_path_rate and head_drop_rate must be in [0, 1)")
         if self.mlp_ratio <= 0:
-            raise ValueError(f"mlp_ratio must be > 0, got {self.mlp_ratio}")
+            raise ModelConfigError(f"mlp_ratio must be > 0, got {self.mlp_ratio}")
         if self.backend not in MODEL_BACKENDS:
-            raise ValueError(f"backend must be one of {MODEL_BACKENDS}, got {self.backend!r}")
+            raise ModelConfigError(f"backend must be one of {MODEL_BACKENDS}, got {self.backend!r}")
 
     @property
     def heads_of_attention(self) -> int:

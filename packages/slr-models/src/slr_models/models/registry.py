@@ -6,6 +6,7 @@ from typing import Any, Callable, Union
 
 import torch.nn as nn
 
+from slr_models.errors import ModelConfigError, UnknownModelError
 from slr_models.models.config import SLRMambaConfig
 from slr_models.models.ctc import SLRMambaCTC
 from slr_models.models.mamba_slr import MambaSLRConfig, MambaSLRCTC
@@ -36,9 +37,11 @@ def list_models() -> list[str]:
 def get_config(model_name: str, /, **overrides: Any) -> ModelConfig:
     """The registered config of ``model_name`` with ``overrides`` applied (``name`` must match if given)."""
     if model_name not in _REGISTRY:
-        raise ValueError(f"unknown model {model_name!r}; registered models: {', '.join(list_models())}")
+        raise UnknownModelError(
+            f"unknown model {model_name!r}; registered models: {', '.join(list_models())}"
+        )
     if overrides.get("name", model_name) != model_name:
-        raise ValueError(f"override name={overrides['name']!r} does not match model {model_name!r}")
+        raise ModelConfigError(f"override name={overrides['name']!r} does not match model {model_name!r}")
     return _REGISTRY[model_name]().replace(**overrides)
 
 
@@ -46,7 +49,7 @@ def config_from_dict(data: dict[str, Any]) -> ModelConfig:
     """A config from its ``to_dict()`` form; ``data["family"]`` picks the class (``slr_mamba`` if absent)."""
     family = data.get("family", SLRMambaConfig.FAMILY)
     if family not in FAMILIES:
-        raise ValueError(f"unknown model family {family!r}; known: {', '.join(sorted(FAMILIES))}")
+        raise UnknownModelError(f"unknown model family {family!r}; known: {', '.join(sorted(FAMILIES))}")
     return FAMILIES[family][0].from_dict(data)
 
 

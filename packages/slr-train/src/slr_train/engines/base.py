@@ -21,6 +21,8 @@ import torch
 from torch import nn
 
 from slr_train.checkpoint import CheckpointInfo, CheckpointManager, load_checkpoint
+from slr_train.checkpoint_layout import CheckpointRecord
+from slr_train.errors import CheckpointError
 from slr_train.distributed import DistEnv
 
 
@@ -89,8 +91,12 @@ class Engine(ABC):
 
     def save(self, manager: CheckpointManager, extra: dict[str, Any], *, step: int, epoch: int,
              kind: str = "step", meta: dict[str, Any] | None = None) -> Path:
-        """Collective: writes ``{"engine": state_dict(), **extra}`` (+ this rank's shard) atomically."""
-        payload = {**extra, "engine": self.state_dict() if self.env.is_main else {}}
+        """Collective: writes ``{**extra, "engine": state_dict()}`` (+ this rank's shard) atomically;
+        ``extra`` is usually a :class:`~slr_train.checkpoint_layout.CheckpointRecord`'s payload, which
+        may already hold the engine state."""
+        payload = dict(extra)
+        if "engine" not in payload:
+            payload["engine"] = self.state_dict() if self.env.is_main else {}
         return manager.save(payload, shard=self.shard_state_dict(), step=step, epoch=epoch, kind=kind, meta=meta)
 
     def load(self, source: CheckpointInfo | str | Path, payload: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -98,12 +104,16 @@ class Engine(ABC):
 
         ``payload``: the checkpoint's payload already loaded (``CheckpointManager.load_newest``).
         """
+        path = source.path if isinstance(source, CheckpointInfo) else Path(source)
         if payload is None:
-            path = source.path if isinstance(source, CheckpointInfo) else Path(source)
             payload = load_checkpoint(path, rank=self.env.rank)
-        self.load_state_dict(payload["engine"])
-        if "shard" in payload:
-            self.load_shard_state_dict(payload["shard"])
+        record = CheckpointRecord.from_payload(payload, path)  # CheckpointError naming a missing key
+        if not record.resumable:
+            raise CheckpointError("a best checkpoint holds no engine state; resume from a step or epoch "
+                                  "checkpoint", path)
+        self.load_state_dict(record.engine)
+        if record.shard is not None:
+            self.load_shard_state_dict(record.shard)
         return payload
 
     def train(self) -> None:

@@ -69,9 +69,9 @@ def read_deepspeed_config(source: str | os.PathLike | Mapping[str, Any] | None) 
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise DeepSpeedConfigError(f"{path}:{e.lineno}: invalid JSON in DeepSpeed config: {e.msg}") from e
+        raise DeepSpeedConfigError(f"invalid JSON in DeepSpeed config: {e.msg}", path, line=e.lineno) from e
     if not isinstance(data, dict):
-        raise DeepSpeedConfigError(f"{path}: a DeepSpeed config must be a JSON object, got {type(data).__name__}")
+        raise DeepSpeedConfigError(f"a DeepSpeed config must be a JSON object, got {type(data).__name__}", path)
     return data, str(path)
 
 
@@ -80,23 +80,23 @@ def resolve_deepspeed_config(engine: EngineConfig, optim: OptimConfig, precision
     config, name = read_deepspeed_config(engine.deepspeed_config)
     for key, value in _FORCED.items():
         if key in config and config[key] != value:
-            raise DeepSpeedConfigError(f"{name}: {key}={config[key]!r} is not supported; slr-train sets {value!r} "
-                             "(use optim.grad_accum_steps for accumulation)")
+            raise DeepSpeedConfigError(f"{key}={config[key]!r} is not supported; slr-train sets {value!r} "
+                                       "(use optim.grad_accum_steps for accumulation)", name)
         config[key] = value
     clip = float(optim.clip_grad_norm) if optim.clip_grad_norm > 0 else 0.0
     if "gradient_clipping" in config and float(config["gradient_clipping"]) != clip:
-        raise DeepSpeedConfigError(f"{name}: gradient_clipping={config['gradient_clipping']} contradicts "
-                         f"optim.clip_grad_norm={optim.clip_grad_norm}")
+        raise DeepSpeedConfigError(f"gradient_clipping={config['gradient_clipping']} contradicts "
+                                   f"optim.clip_grad_norm={optim.clip_grad_norm}", name)
     config["gradient_clipping"] = clip
     want_bf16 = precision.dtype == "bf16"
     bf16 = dict(config.get("bf16", {}))
     if "enabled" in bf16 and bool(bf16["enabled"]) != want_bf16:
-        raise DeepSpeedConfigError(f"{name}: bf16.enabled={bf16['enabled']} contradicts precision.dtype={precision.dtype!r}")
+        raise DeepSpeedConfigError(f"bf16.enabled={bf16['enabled']} contradicts precision.dtype={precision.dtype!r}", name)
     if config.get("fp16", {}).get("enabled"):
-        raise DeepSpeedConfigError(f"{name}: fp16 is not supported (use bf16 via precision.dtype='bf16')")
+        raise DeepSpeedConfigError("fp16 is not supported (use bf16 via precision.dtype='bf16')", name)
     if want_bf16:
         if bf16.get("check_grad_overflow") is False:
-            raise DeepSpeedConfigError(f"{name}: bf16.check_grad_overflow=false would apply NaN updates; remove it")
+            raise DeepSpeedConfigError("bf16.check_grad_overflow=false would apply NaN updates; remove it", name)
         bf16.update(enabled=True, check_grad_overflow=True)
         config["bf16"] = bf16
     zero = dict(config.get("zero_optimization", {}))
@@ -104,14 +104,14 @@ def resolve_deepspeed_config(engine: EngineConfig, optim: OptimConfig, precision
         zero["stage"] = engine.zero_stage
     stage = int(zero.get("stage", 0))
     if stage not in (0, 1, 2):
-        raise DeepSpeedConfigError(f"{name}: zero_optimization.stage={stage} is not supported (0, 1 or 2)")
+        raise DeepSpeedConfigError(f"zero_optimization.stage={stage} is not supported (0, 1 or 2)", name)
     if stage == 2 and zero.get("overlap_comm") is None:
         zero["overlap_comm"] = False
     zero["stage"] = stage
     config["zero_optimization"] = zero
     if not want_bf16 and stage == 0:
-        raise DeepSpeedConfigError(f"{name}: fp32 with ZeRO stage 0 has no overflow check in DeepSpeed, so a NaN loss "
-                         "could not be skipped; use bf16 or ZeRO stage >= 1")
+        raise DeepSpeedConfigError("fp32 with ZeRO stage 0 has no overflow check in DeepSpeed, so a NaN loss "
+                                   "could not be skipped; use bf16 or ZeRO stage >= 1", name)
     config.setdefault("steps_per_print", 1 << 30)
     config.setdefault("wall_clock_breakdown", False)
     return config
