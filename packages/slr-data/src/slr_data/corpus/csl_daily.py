@@ -68,35 +68,35 @@ def read_csl_daily_labels(path: str | os.PathLike) -> dict[str, dict]:
     path = Path(path)
     data = load_pickle(path)
     if not isinstance(data, dict) or not isinstance(data.get("info"), list):
-        raise DataFormatError(path, "expected a dict with an 'info' list (the CSL-Daily label file)")
+        raise DataFormatError("expected a dict with an 'info' list (the CSL-Daily label file)", path)
     entries: dict[str, dict] = {}
     for index, entry in enumerate(data["info"]):
         if not isinstance(entry, dict):
-            raise DataFormatError(path, f"expected a dict, found {type(entry).__name__}", entry=index)
+            raise DataFormatError(f"expected a dict, found {type(entry).__name__}", path, key=index)
         name = entry.get("name")
         if not isinstance(name, str):
-            raise DataFormatError(path, f"field 'name' must be str, got {short_repr(name)}", entry=index)
+            raise DataFormatError(f"field 'name' must be str, got {short_repr(name)}", path, key=index)
         check_name(path, "name", name, entry=index)
         if "/" in name or "\\" in name or name in (".", ".."):
-            raise DataFormatError(path, f"name {name!r} must not be a path", entry=index)
+            raise DataFormatError(f"name {name!r} must not be a path", path, key=index)
         glosses = entry.get("label_gloss")
         if not isinstance(glosses, (list, tuple)) or not all(isinstance(g, str) for g in glosses):
             raise DataFormatError(
-                path, f"field 'label_gloss' must be a list of str, got {short_repr(glosses)}", entry=index
+                f"field 'label_gloss' must be a list of str, got {short_repr(glosses)}", path, key=index
             )
         for gloss in glosses:
             if not gloss or any(ch.isspace() or not ch.isprintable() for ch in gloss):
                 raise DataFormatError(
-                    path, f"gloss {short_repr(gloss)} must be non-empty without spaces", entry=index
+                    f"gloss {short_repr(gloss)} must be non-empty without spaces", path, key=index
                 )
-        for key in ("signer", "length"):
-            value = entry.get(key)
+        for attr in ("signer", "length"):
+            value = entry.get(attr)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
                 raise DataFormatError(
-                    path, f"field {key!r} must be a non-negative int, got {short_repr(value)}", entry=index
+                    f"field {attr!r} must be a non-negative int, got {short_repr(value)}", path, key=index
                 )
         if name in entries:
-            raise DataFormatError(path, f"duplicate name {name!r}", entry=index)
+            raise DataFormatError(f"duplicate name {name!r}", path, key=index)
         entries[name] = entry
     return entries
 
@@ -112,19 +112,19 @@ def read_csl_daily_split(path: str | os.PathLike) -> dict[str, str]:
     lines = read_text_lines(path)
     if not lines or tuple(lines[0].strip().split("|")) != CSL_DAILY_SPLIT_HEADER:
         found = lines[0] if lines else ""
-        raise DataFormatError(path, f"header {found!r} is not {'|'.join(CSL_DAILY_SPLIT_HEADER)!r}", line=1)
+        raise DataFormatError(f"header {found!r} is not {'|'.join(CSL_DAILY_SPLIT_HEADER)!r}", path, line=1)
     splits: dict[str, str] = {}
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
         fields = line.strip().split("|")
         if len(fields) != 2:
-            raise DataFormatError(path, f"expected 2 '|'-separated fields, found {len(fields)}", line=number)
+            raise DataFormatError(f"expected 2 '|'-separated fields, found {len(fields)}", path, line=number)
         name, split = fields
         if split not in SPLITS:
-            raise DataFormatError(path, f"split {split!r} is not one of {SPLITS}", line=number)
+            raise DataFormatError(f"split {split!r} is not one of {SPLITS}", path, line=number)
         if name in splits:
-            raise DataFormatError(path, f"duplicate name {name!r}", line=number)
+            raise DataFormatError(f"duplicate name {name!r}", path, line=number)
         splits[name] = split
     return splits
 
@@ -173,7 +173,7 @@ def load_csl_daily(
         entry = labels.get(name)
         if entry is None:
             raise DataFormatError(
-                split_path, f"video {name!r} is not in {labels_path.name}", line=lines[name]
+                f"video {name!r} is not in {labels_path.name}", split_path, line=lines[name]
             )
         frame_dir = resolve_under(frames, name)
         glosses = tuple(entry["label_gloss"])
@@ -196,6 +196,6 @@ def load_csl_daily(
         )
     records = {split: rows for split, rows in records.items() if rows}
     if "train" not in records:
-        raise DataFormatError(split_path, "no train videos: the vocabulary is built from train")
+        raise DataFormatError("no train videos: the vocabulary is built from train", split_path)
     vocab = Vocabulary.from_sequences((r.glosses for r in records["train"]), unk_policy=unk_policy)
     return Corpus("csl-daily", records, vocab, root, {})
