@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import slr_data
+import slr_data.synth.writer
 import slr_phoenix.data
 import slr_phoenix.pipeline
 import yaml
@@ -121,7 +122,7 @@ def no_data(monkeypatch):
         raise AssertionError("data was touched before the config was checked")
 
     monkeypatch.setattr(slr_phoenix.data, "prepare_corpus", touched)
-    monkeypatch.setattr(slr_phoenix.data, "generate_synthetic_corpus", touched)
+    monkeypatch.setattr(slr_data.synth.writer, "generate_synthetic_corpus", touched)  # the registry's synthesize
     monkeypatch.setattr(slr_data, "generate_synthetic_corpus", touched)
     monkeypatch.setattr(slr_phoenix.pipeline, "prepare_corpus", touched)
     monkeypatch.setattr(slr_phoenix.pipeline, "train", touched)

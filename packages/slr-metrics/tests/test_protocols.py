@@ -133,6 +133,7 @@ def test_protocol_registry():
         "phoenix2014t-vac",
         "phoenix2014-slrt",
         "phoenix2014t-slrt",
+        "csl-daily",
     ]
     assert get_protocol("phoenix2014t-slrt").aligner == "slrt"
     with pytest.raises(ValueError, match="unknown protocol 'x'"):

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from slr_data import DEFAULT_CORPUS, detect_corpus, get_corpus
+
 from slr_phoenix.settings import BUILTIN_CONFIGS, DATA_ROOT_ENV, ConfigError, dump_yaml, load_config
 
 EXIT_BAD_INPUT = 2
@@ -32,7 +34,8 @@ def _train_parser(sub) -> None:
                         "run_phoenix.sh (mamba_slr_base)")
     p.add_argument("--data-root", default=os.environ.get(DATA_ROOT_ENV), metavar="PATH",
                    help=f"real corpus folder (e.g. .../phoenix-2014-multisigner); default ${DATA_ROOT_ENV}; "
-                        "when set, data.corpus becomes phoenix2014 unless the config names phoenix2014t")
+                        "when set and the config names the synthetic corpus, data.corpus becomes the "
+                        "registered corpus that recognises PATH (phoenix2014, phoenix2014t, csl-daily, ...)")
     p.add_argument("--out", metavar="DIR", help="run directory (default: runs/<config name>)")
     p.add_argument("--resume", default="auto", metavar="auto|none|CKPT",
                    help="continue from the newest valid checkpoint in --out (auto), start fresh (none), "
@@ -152,8 +155,9 @@ def train_overrides(args: argparse.Namespace) -> list[str]:
 def resolve_train_config(args: argparse.Namespace):
     overrides = train_overrides(args)
     config = load_config(args.config, overrides)
-    if args.data_root and config.data.corpus == "synthetic":
-        config = load_config(args.config, ["data.corpus=phoenix2014", *overrides])
+    if args.data_root and get_corpus(config.data.corpus).synthetic:  # the registry recognises the real one
+        found = detect_corpus(Path(args.data_root).expanduser()) or DEFAULT_CORPUS
+        config = load_config(args.config, [f"data.corpus={found}", *overrides])
     return config
 
 

@@ -20,10 +20,8 @@ from slr_data import (
     Vocabulary,
     collate_packed,
     eval_preset,
-    generate_synthetic_corpus,
+    get_corpus,
     load_keypoint_file,
-    load_phoenix2014,
-    load_phoenix2014t,
     train_preset,
     write_stm,
 )
@@ -47,22 +45,24 @@ def synthetic_root(settings: DataSettings) -> Path:
 
 
 def prepare_corpus(settings: DataSettings) -> Corpus:
-    """Load the run's corpus; the synthetic one is generated on first use and cached (with its
-    keypoint file when ``data.keypoints`` is ``synthetic``)."""
-    if settings.corpus == "synthetic":
+    """Load the run's corpus through the ``slr_data`` corpus registry (``data.corpus``); a synthetic
+    one is generated on first use and cached (with its keypoint file when ``data.keypoints`` is
+    ``synthetic``)."""
+    entry = get_corpus(settings.corpus)
+    if entry.synthetic:
         config = synthetic_config(settings)
         out = synthetic_root(settings)
         with_keypoints = settings.keypoints == SYNTHETIC_KEYPOINTS
-        generated = generate_synthetic_corpus(out, config, keypoints=with_keypoints)
+        generated = entry.synthesize(out, config, keypoints=with_keypoints)
         if not generated.cached:
             _log.info("generated the synthetic corpus in %s", out)
-        return load_phoenix2014(generated.root, unk_policy=settings.unk_policy)
+        return entry.load(generated.root, unk_policy=settings.unk_policy)
     root = Path(settings.root).expanduser()
     if not root.exists():
         raise FileNotFoundError(f"{root}: data root does not exist (data.root / --data-root)")
     frames_root = Path(settings.frames_root).expanduser() if settings.frames_root else None
-    load = load_phoenix2014t if settings.corpus == "phoenix2014t" else load_phoenix2014
-    corpus = load(root, resolution=settings.resolution, frames_root=frames_root, unk_policy=settings.unk_policy)
+    corpus = entry.load(root, resolution=settings.resolution, frames_root=frames_root,
+                        unk_policy=settings.unk_policy)  # options the corpus' reader does not take are dropped
     check_frame_folders(corpus, settings.on_error)
     return corpus
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
-from slr_data import HeatmapConfig, SynthConfig, TemporalConfig
+from slr_data import HeatmapConfig, SynthConfig, TemporalConfig, get_corpus, list_corpora
 from slr_data.corpus.phoenix2014 import RESOLUTIONS
 from slr_data.transforms import ALBUMENTATIONS_PROFILE, PROFILES
 from slr_data.transforms.albumentations_adapter import AlbumentationsFactoryError, parse_factory_path
@@ -43,7 +43,6 @@ from slr_train import TrainConfig
 
 from slr_phoenix.schema import ConfigError, build, check_fields, one_of, qualify
 
-CORPORA = ("synthetic", "phoenix2014", "phoenix2014t")
 BUILTIN_CONFIGS = ("tiny", "base", "mamba_slr")
 DATA_ROOT_ENV = "SLR_PHOENIX_ROOT"
 CACHE_ENV = "SLR_CACHE_DIR"
@@ -57,8 +56,8 @@ DEFAULT_KEYPOINT_FRAME_SIZE = "256x256"
 
 # ------------------------------------------------------------------------------ names checked at load
 def _check_corpus(name: str) -> None:
-    """``data.corpus`` names a corpus the app can load (the one place corpus names are checked)."""
-    _check(name in CORPORA, "data.corpus", one_of(name, CORPORA))
+    """``data.corpus`` names a corpus of the ``slr_data`` registry (the one place corpus names are checked)."""
+    _check(name in list_corpora(), "data.corpus", one_of(name, tuple(list_corpora())))
 
 
 def _check_decoder(name: str, key: str = "eval.decoder") -> None:
@@ -128,7 +127,8 @@ class DataSettings:
     """Where the videos come from and how they are batched.
 
     Attributes:
-        corpus: ``synthetic`` (generated once, cached), ``phoenix2014`` or ``phoenix2014t``.
+        corpus: a name of the ``slr_data`` corpus registry (``slr_data.list_corpora()``): ``synthetic``
+            (generated once, cached), ``phoenix2014``, ``phoenix2014t``, ``csl-daily``, ...
         root: the real corpus folder (``.../phoenix-2014-multisigner``, ``.../PHOENIX-2014-T``
             or a folder with the preprocessed ``*_info.npy``); unused for ``synthetic``.
         frames_root: the ``fullFrame-*`` folder the frame paths are relative to, when it is not
@@ -191,7 +191,7 @@ class DataSettings:
 
     def __post_init__(self) -> None:
         _check_corpus(self.corpus)
-        _check(self.corpus == "synthetic" or self.root, "data.root",
+        _check(get_corpus(self.corpus).synthetic or self.root, "data.root",
                f"corpus {self.corpus!r} needs the corpus folder (--data-root or ${DATA_ROOT_ENV})")
         for name, cls in _DATA_PARTS.items():
             value = getattr(self, name)
@@ -208,7 +208,7 @@ class DataSettings:
         self._check_albumentations()
         _check(self.on_error in ("raise", "skip"), "data.on_error", one_of(self.on_error, ("raise", "skip")))
         _check(self.unk_policy in UNK_POLICIES, "data.unk_policy", one_of(self.unk_policy, UNK_POLICIES))
-        _check(self.keypoints != SYNTHETIC_KEYPOINTS or self.corpus == "synthetic", "data.keypoints",
+        _check(self.keypoints != SYNTHETIC_KEYPOINTS or get_corpus(self.corpus).synthetic, "data.keypoints",
                f"'{SYNTHETIC_KEYPOINTS}' names the synthetic corpus' keypoints; corpus {self.corpus!r} needs "
                "the path of its keypoint file")
         _check(self.keypoints is None or (isinstance(self.keypoints, str) and self.keypoints),
@@ -275,14 +275,16 @@ class EvalSettings:
     ``decoder`` and ``dev_decoder`` name registered ``slr_models`` decoders
     (``slr_models.list_decoders()``: ``greedy``, ``beam``, ``prefix_beam``, ``torchaudio_beam``);
     ``beam_size`` is their ``beam_size`` where they have one. ``protocol`` names an ``slr_metrics``
-    protocol (``phoenix2014`` is the official PHOENIX-2014 evaluation). During training dev is
+    protocol (``phoenix2014`` is the official PHOENIX-2014 evaluation); ``None`` (the default) takes
+    the corpus' default protocol (its ``slr_data`` registry entry), filled in by :class:`AppConfig`.
+    During training dev is
     scored under the same protocol with ``dev_decoder``, which also picks the best checkpoint.
     ``report_utterances``: the worst dev utterances ``report.html`` shows with alignment views.
     """
 
     decoder: str = "beam"
     beam_size: int = 5
-    protocol: str = "phoenix2014"
+    protocol: str | None = None
     splits: tuple[str, ...] = ("dev", "test")
     dev_decoder: str = "greedy"
     report_utterances: int = 4
@@ -293,7 +295,8 @@ class EvalSettings:
         _check_decoder(self.decoder, "eval.decoder")
         _check_decoder(self.dev_decoder, "eval.dev_decoder")
         _check(self.beam_size >= 1, "eval.beam_size", f"must be >= 1, got {self.beam_size}")
-        _check_protocol(self.protocol)
+        if self.protocol is not None:
+            _check_protocol(self.protocol)
         object.__setattr__(self, "splits", tuple(self.splits))
         bad = [s for s in self.splits if s not in ("dev", "test")]
         _check(not bad, "eval.splits", f"must be 'dev' and/or 'test', got {list(self.splits)}")
@@ -313,6 +316,10 @@ class AppConfig:
         _check(self.train.optim.lr_scaling == "none" or self.data.batch_size is not None, "data.batch_size",
                f"train.optim.lr_scaling={self.train.optim.lr_scaling!r} scales the lr by the total batch size, "
                "which needs a per-process batch size (a max_frames budget alone has none)")
+        if self.eval.protocol is None:  # the corpus' default scoring protocol
+            protocol = get_corpus(self.data.corpus).protocol
+            _check_protocol(protocol)
+            object.__setattr__(self, "eval", dataclasses.replace(self.eval, protocol=protocol))
         self._check_heatmap_channels()
 
     def _check_heatmap_channels(self) -> None:

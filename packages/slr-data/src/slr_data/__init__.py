@@ -1,7 +1,8 @@
 """slr-data: PHOENIX loading, video-consistent augmentation, collation and a synthetic corpus.
 
 Public API (see ``docs/interfaces.md`` of the slr workspace and this package's README):
-corpora (:func:`load_phoenix2014`, :func:`load_phoenix2014t`, :class:`VideoRecord`),
+corpora (:func:`load_phoenix2014`, :func:`load_phoenix2014t`, :func:`load_csl_daily`, :class:`VideoRecord`)
+and their registry (:func:`get_corpus`, :func:`list_corpora`, :func:`register_corpus`),
 :class:`Vocabulary`, :func:`load_info` (restricted unpickler), frames (:func:`read_video`),
 transforms (:func:`train_preset`, :func:`eval_preset`, :class:`VideoTransform`),
 :class:`VideoDataset`, :func:`collate_packed` / :func:`collate_padded`,
@@ -13,7 +14,15 @@ limits every reader enforces (:class:`DataLimits`, :func:`set_limits`, :func:`ch
 from slr_data.__about__ import __version__
 from slr_data.collate import PackedBatch, PaddedBatch, VideoSample, collate_packed, collate_padded
 from slr_data.corpus import (
+    DEFAULT_CORPUS,
     Corpus,
+    CorpusEntry,
+    detect_corpus,
+    get_corpus,
+    list_corpora,
+    load_corpus,
+    load_csl_daily,
+    register_corpus,
     VideoRecord,
     format_stm_line,
     load_phoenix2014,
@@ -67,6 +76,7 @@ from slr_data.vocabulary import Vocabulary
 
 __all__ = [
     "__version__",
+    "DEFAULT_CORPUS",
     "KEYPOINT_GROUPS",
     "LIMIT_ENV_VARS",
     "NUM_KEYPOINTS",
@@ -74,6 +84,7 @@ __all__ = [
     "AlbumentationsConfig",
     "AlbumentationsVideoTransform",
     "Corpus",
+    "CorpusEntry",
     "DataError",
     "DataFormatError",
     "DataLimits",
@@ -105,19 +116,25 @@ __all__ = [
     "collate_packed",
     "collate_padded",
     "decode_frames",
+    "detect_corpus",
     "eval_preset",
     "format_stm_line",
     "generate_synthetic_corpus",
+    "get_corpus",
     "get_limits",
+    "list_corpora",
     "list_frame_files",
     "load_info",
     "load_keypoint_file",
+    "load_corpus",
+    "load_csl_daily",
     "load_keypoints",
     "load_phoenix2014",
     "load_phoenix2014t",
     "load_pickle",
     "matching_eval_config",
     "read_corpus_csv",
+    "register_corpus",
     "read_image_header",
     "read_info_file",
     "read_phoenix2014t_csv",

@@ -22,6 +22,7 @@ __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_INTERNAL", "EXIT_BAD_INPUT",
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 _PRESETS = {"default": SynthConfig, "tiny": SynthConfig.tiny}
+_LAYOUT_NAMES = {"phoenix2014": "PHOENIX-2014", "csl-daily": "CSL-Daily"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="replace a corpus generated with other options"
     )
     synth.add_argument(
+        "--layout",
+        choices=sorted(_LAYOUT_NAMES),
+        default="phoenix2014",
+        help="on-disk layout: the PHOENIX-2014 release (default) or the CSL-Daily release "
+        "with Chinese glosses",
+    )
+    synth.add_argument(
         "--keypoints",
         action="store_true",
         help="also write the hand/head keypoints as a TwoStream-SLR-style pickle (121 points, 256x256 "
@@ -72,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     stats = commands.add_parser("stats", help="summarise a PHOENIX-2014 / 2014-T / synthetic corpus")
     stats.add_argument("path", help="corpus folder (info files or release layout)")
-    stats.add_argument("--corpus", choices=("phoenix2014", "phoenix2014t"), default="phoenix2014")
+    stats.add_argument("--corpus", default="phoenix2014",
+                       help="a registered corpus name (slr_data.list_corpora(): phoenix2014, "
+                       "phoenix2014t, csl-daily, ...)")
     for sub in (synth, stats):
         sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="print tracebacks")
     return parser
@@ -108,12 +118,13 @@ def _synth(args) -> int:
 
     config = synth_config_from_args(args)
     start = time.perf_counter()
-    corpus = generate_synthetic_corpus(args.out, config, overwrite=args.overwrite, keypoints=args.keypoints)
+    corpus = generate_synthetic_corpus(args.out, config, overwrite=args.overwrite, keypoints=args.keypoints,
+                                       layout=args.layout)
     elapsed = time.perf_counter() - start
     state = "already present (cached)" if corpus.cached else f"written in {elapsed:.1f} s"
     counts = ", ".join(f"{split} {n}" for split, n in corpus.counts.items())
     lines = [
-        f"synthetic PHOENIX-2014 corpus {state}: {corpus.root}",
+        f"synthetic {_LAYOUT_NAMES[args.layout]} corpus {state}: {corpus.root}",
         f"  videos: {counts}; vocabulary {config.vocab_size} glosses; "
         f"frames {config.image_size}x{config.image_size}",
     ]
@@ -124,10 +135,9 @@ def _synth(args) -> int:
 
 
 def _stats(args) -> int:
-    from slr_data.corpus import load_phoenix2014, load_phoenix2014t
+    from slr_data.corpus import load_corpus
 
-    loader = load_phoenix2014 if args.corpus == "phoenix2014" else load_phoenix2014t
-    _emit(loader(args.path).summary())
+    _emit(load_corpus(args.corpus, args.path).summary())
     return 0
 
 

@@ -15,6 +15,9 @@ every rule with an example, and for which published codebases each protocol repr
 ``phoenix2014t-vac``      alias of ``phoenix2014`` under the name of the family that uses it.
 ``phoenix2014-slrt``      SLRT-style: ``clean_phoenix_2014`` on both sides, SLRT's aligner.
 ``phoenix2014t-slrt``     SLRT-style: ``clean_phoenix_2014_trans`` on both sides, SLRT's aligner.
+``csl-daily``             CSL-Daily gloss WER as published: the (UTF-8, Chinese) glosses as given on
+                          both sides, no PHOENIX clean-up, empty hypotheses stay empty (all
+                          deletions), sclite alignment.
 ========================  ====================================================================
 """
 
@@ -227,6 +230,12 @@ _register(
         aligner="slrt",
         hyp_words=slrt_clean_2014t,
         ref_words=slrt_clean_2014t,
+    )
+)
+_register(
+    Protocol(
+        "csl-daily",
+        "CSL-Daily gloss WER: UTF-8 glosses as given on both sides (no PHOENIX clean-up); sclite alignment",
     )
 )
 

@@ -62,6 +62,7 @@ __all__ = [
     "write_synthetic_keypoints",
     "FORMAT_VERSION",
     "KEYPOINTS_FILE",
+    "LAYOUTS",
 ]
 
 FORMAT_VERSION = 1
@@ -71,6 +72,8 @@ PREPROCESS_DIR = Path("preprocess") / "phoenix2014"
 MARKER = "synth_config.json"
 KEYPOINTS_FILE = "phoenix-2014-keypoints_synthetic-256x256.pkl"
 _SPLIT_CODES = {"train": 0, "dev": 1, "test": 2}
+#: ``layout=`` of :func:`generate_synthetic_corpus` -> the marker file's ``format``
+LAYOUTS = {"phoenix2014": "slr-synthetic-phoenix", "csl-daily": "slr-synthetic-csl-daily"}
 
 
 @dataclass(frozen=True)
@@ -248,7 +251,17 @@ def write_synthetic_keypoints(root: str | os.PathLike, config: SynthConfig) -> P
     return atomic_write_bytes(Path(root) / KEYPOINTS_FILE, pickle.dumps(data, protocol=4))
 
 
-def _existing_key(out: Path) -> str | None:
+def _build_csl_daily(tmp: Path, config: SynthConfig) -> dict[str, int]:
+    from slr_data.synth.csl_daily import build_csl_daily  # it reuses this module's plan
+
+    counts, extra = build_csl_daily(tmp, config)
+    summary = {"format": LAYOUTS["csl-daily"], "version": FORMAT_VERSION, "content_key": config.content_key(),
+               "config": config.to_dict(), "counts": counts, **extra}
+    atomic_write_text(tmp / MARKER, json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
+    return counts
+
+
+def _existing_key(out: Path, layout: str = "phoenix2014") -> str | None:
     marker = out / MARKER
     try:
         if not marker.is_file():
@@ -258,12 +271,15 @@ def _existing_key(out: Path) -> str | None:
         return None
     if not isinstance(data, dict):
         return None
-    if data.get("format") != "slr-synthetic-phoenix" or data.get("version") != FORMAT_VERSION:
+    if data.get("format") != LAYOUTS[layout] or data.get("version") != FORMAT_VERSION:
         return None
     return data.get("content_key")
 
 
-def _result(out: Path, config: SynthConfig, counts: dict[str, int], cached: bool) -> SynthCorpus:
+def _result(out: Path, config: SynthConfig, counts: dict[str, int], cached: bool,
+            layout: str = "phoenix2014") -> SynthCorpus:
+    if layout != "phoenix2014":
+        return SynthCorpus(out, out, out, config, counts, cached, None)
     keypoints = out / KEYPOINTS_FILE
     found = keypoints if keypoints.is_file() else None
     return SynthCorpus(out, out / RELEASE_DIR, out / PREPROCESS_DIR, config, counts, cached, found)
@@ -287,6 +303,7 @@ def generate_synthetic_corpus(
     *,
     overwrite: bool = False,
     keypoints: bool = False,
+    layout: str = "phoenix2014",
 ) -> SynthCorpus:
     """Write a synthetic PHOENIX-2014-format corpus to ``out_dir`` (see the module docstring).
 
@@ -295,7 +312,15 @@ def generate_synthetic_corpus(
     holding a different synthetic corpus is replaced only with ``overwrite=True``; any other
     non-empty folder is never touched. ``keypoints=True`` also writes the keypoint pickle
     (:data:`KEYPOINTS_FILE`), into a cached corpus too if it lacks one.
+
+    ``layout="csl-daily"`` writes the same videos in the CSL-Daily release layout with Chinese
+    glosses instead (:mod:`slr_data.synth.csl_daily`; ``root``, ``release_root`` and
+    ``preprocess_dir`` are then all ``out_dir``; no keypoints).
     """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {sorted(LAYOUTS)}, got {layout!r}")
+    if keypoints and layout != "phoenix2014":
+        raise ValueError(f"keypoints are written for the phoenix2014 layout only, not {layout!r}")
     config = SynthConfig() if config is None else config
     out = Path(out_dir)
     if out.is_symlink():  # written through the link: the corpus goes where it points
@@ -303,16 +328,17 @@ def generate_synthetic_corpus(
     counts = {"train": config.num_train, "dev": config.num_dev, "test": config.num_test}
     replace_existing = False
     if out.exists():
-        key = _existing_key(out)
+        key = _existing_key(out, layout)
         if key == config.content_key():
             if keypoints and not (out / KEYPOINTS_FILE).is_file():
                 write_synthetic_keypoints(out, config)
-            return _result(out, config, counts, cached=True)
+            return _result(out, config, counts, cached=True, layout=layout)
         if out.is_dir() and not any(out.iterdir()):
             out.rmdir()
         elif key is None:
             raise FileExistsError(
-                f"{out}: exists and is not a synthetic corpus; choose an empty or new folder"
+                f"{out}: exists and is not a synthetic corpus (of the {layout} layout); "
+                "choose an empty or new folder"
             )
         elif not overwrite:
             raise FileExistsError(
@@ -325,7 +351,7 @@ def generate_synthetic_corpus(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
     try:
-        counts = _build(tmp, config)
+        counts = _build(tmp, config) if layout == "phoenix2014" else _build_csl_daily(tmp, config)
         if keypoints:
             write_synthetic_keypoints(tmp, config)
         if replace_existing:
@@ -337,13 +363,13 @@ def generate_synthetic_corpus(
             try:
                 os.replace(tmp, out)
             except OSError:
-                if _existing_key(out) != config.content_key():  # not another process's identical corpus
+                if _existing_key(out, layout) != config.content_key():  # not another process's corpus
                     raise
                 shutil.rmtree(tmp, ignore_errors=True)
                 if keypoints and not (out / KEYPOINTS_FILE).is_file():
                     write_synthetic_keypoints(out, config)
-                return _result(out, config, counts, cached=True)
+                return _result(out, config, counts, cached=True, layout=layout)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return _result(out, config, counts, cached=False)
+    return _result(out, config, counts, cached=False, layout=layout)
