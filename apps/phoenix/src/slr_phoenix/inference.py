@@ -21,6 +21,7 @@ from typing import Any, Sequence
 
 import torch
 from slr_data import (
+    DataError,
     EvalTransformConfig,
     TemporalConfig,
     VideoDataset,
@@ -35,15 +36,16 @@ from slr_models import CTCBeamDecoder, create_model_from_config, ctc_greedy_deco
 from slr_models.interop import CheckpointImportError, check_bundle, is_bundle, model_from_bundle, safe_torch_load
 from slr_train import (
     CheckpointError,
-    CheckpointManager,
     EvalSet,
     distributed_session,
     eval_model_state,
     load_checkpoint,
+    select_checkpoint,
 )
 from slr_train.atomic import atomic_write_json
 
 from slr_phoenix.data import build_eval_sets, prepare_corpus
+from slr_phoenix.outputs import usable_output_dir
 from slr_phoenix.pipeline import evaluate_splits
 from slr_phoenix.settings import AppConfig, ConfigError, EvalSettings
 
@@ -55,18 +57,20 @@ class CheckpointNotFoundError(FileNotFoundError):
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint file as given, or a run directory's best (else newest) valid checkpoint."""
+    """A checkpoint file as given (verified against its manifest when it has one; a file without
+    one may be a model bundle), or a run directory's best, else newest, valid checkpoint
+    (:func:`slr_train.select_checkpoint`). Which one and why is logged as one line, e.g.
+    ``using RUN/checkpoints/best-000000012.pt (best by dev WER 41.20 %, ema weights, epoch 3, step 12)``;
+    an invalid or malformed checkpoint is a :class:`CheckpointError` naming the file."""
     path = Path(path)
-    if path.is_file():
-        return path
-    if not path.is_dir():
+    if not path.exists():
         raise CheckpointNotFoundError(f"{path}: no such checkpoint file or run directory")
-    folder = path / "checkpoints" if (path / "checkpoints").is_dir() else path
-    manager = CheckpointManager(folder, keep_last=1_000_000)
-    info = manager.best() or manager.latest()
-    if info is None:
-        raise CheckpointNotFoundError(f"{path}: no valid checkpoint in {folder}")
-    return Path(info.path)
+    if path.is_file() and not path.with_suffix(".json").is_file():
+        return path
+    choice = select_checkpoint(path)
+    passed_over = choice.fallback_from is not None or choice.invalid
+    (_log.warning if passed_over else _log.info)("%s", choice.describe())
+    return Path(choice.require().path)
 
 
 @dataclass
@@ -170,13 +174,21 @@ def _decoder(settings: EvalSettings, beam_size: int | None, greedy: bool) -> Any
 @torch.no_grad()
 def predict_videos(loaded: LoadedModel, videos: Sequence[str | Path], *, beam_size: int | None = None,
                    greedy: bool = False) -> list[dict[str, Any]]:
-    """Glosses of each video (a frame folder or a video file), decoded one video at a time."""
+    """Glosses of each video (a frame folder or a video file), decoded one video at a time:
+    ``{"video", "frames", "glosses", "seconds"}``, or ``{"video", "error"}`` (one line naming the
+    video) for one that cannot be read (missing, corrupt, over the slr-data limits)."""
     decode = _decoder(loaded.eval, beam_size, greedy)
     device = next(loaded.model.parameters()).device
-    out = []
+    out: list[dict[str, Any]] = []
     for video in videos:
         start = time.time()
-        frames = read_video(video)  # (T, H, W, 3) uint8; FrameReadError names the path
+        try:
+            frames = read_video(video)  # (T, H, W, 3) uint8; FrameReadError names the path
+        except (DataError, OSError, ValueError) as exc:
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            named = message if str(video) in message else f"{video}: {message}"
+            out.append({"video": str(video), "error": named})
+            continue
         indices = sample_frame_indices(len(frames), loaded.temporal, train=False)
         tensor = loaded.transform(frames[indices]).frames.to(device)  # (T, 3, S, S)
         lengths = torch.tensor([tensor.shape[0]], device=device)
@@ -253,9 +265,12 @@ def rescore(path: str | Path, splits: Sequence[str], out_dir: Path | None = None
             default_target = loaded.checkpoint.with_name(f"{loaded.checkpoint.stem}.rescore")
         else:
             config = loaded.config
-            if data_root is not None:
-                data = config.to_dict()["data"] | {"root": data_root}
-                config = AppConfig.from_dict(config.to_dict() | {"data": data})
+            if data_root is not None:  # used, never ignored: a synthetic run reads it as PHOENIX-2014
+                corpus_name = "phoenix2014" if config.data.corpus == "synthetic" else config.data.corpus
+                root = str(Path(data_root).expanduser())
+                data = config.to_dict()["data"] | {"root": root, "corpus": corpus_name}
+                config = AppConfig.from_dict(config.to_dict() | {"data": data},
+                                             source=f"--data-root {data_root}")
             config = _with_decoding(config, beam_size, greedy)
             corpus = prepare_corpus(config.data)
             if corpus.vocab != loaded.vocab:
@@ -265,7 +280,7 @@ def rescore(path: str | Path, splits: Sequence[str], out_dir: Path | None = None
             default_target = loaded.checkpoint.parent.parent / "rescore"
         target = out_dir if out_dir is not None else default_target
         if env.is_main:
-            target.mkdir(parents=True, exist_ok=True)
+            usable_output_dir(target)
         scores = evaluate_splits(loaded.model, evals, loaded.vocab, config, corpus, target, env)
         if not env.is_main:
             return {}
