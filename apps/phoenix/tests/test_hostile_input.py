@@ -6,7 +6,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import pathlib
 import shutil
 import struct
 import zlib
@@ -142,31 +141,26 @@ def test_out_naming_a_file_or_under_a_file_is_refused_before_any_work(command, t
 
 
 def test_out_under_sys_or_proc_is_refused(capsys):
-    _refused_out(capsys, ["train"], "/sys/slr-run", "cannot create the folder")
-    _refused_out(capsys, ["train"], "/proc/self/slr-run", "cannot create the folder")
+    _refused_out(capsys, ["train"], "/sys/slr-run", "cannot create the folder in /sys")
+    _refused_out(capsys, ["train"], "/proc/self/slr-run", "cannot create the folder in /proc/self")
+    assert not os.path.exists("/sys/slr-run")
 
 
 def test_out_on_a_read_only_file_system_is_refused(tmp_path: Path, capsys, monkeypatch):
-    existing, new = tmp_path / "old-run", tmp_path / "new-run"
+    existing, new = tmp_path / "old-run", tmp_path / "new" / "run"
     existing.mkdir()
-    real_open, real_mkdir = os.open, pathlib.Path.mkdir
+    real_open = os.open
 
-    def read_only_open(path, flags, *args, **kwargs):
-        if os.fspath(path).startswith(os.fspath(existing / TMP_PREFIX)):
+    def read_only_open(path, flags, *args, **kwargs):  # tmp_path as if mounted read-only
+        if Path(path).name.startswith(TMP_PREFIX) and Path(path).is_relative_to(tmp_path):
             raise OSError(errno.EROFS, os.strerror(errno.EROFS), os.fspath(path))
         return real_open(path, flags, *args, **kwargs)
 
-    def read_only_mkdir(self, *args, **kwargs):
-        if self == new:
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
-        return real_mkdir(self, *args, **kwargs)
-
     monkeypatch.setattr(outputs.os, "open", read_only_open)
-    monkeypatch.setattr(pathlib.Path, "mkdir", read_only_mkdir)
     _refused_out(capsys, ["train"], str(existing), "cannot write in this folder: Read-only file system")
     _refused_out(capsys, ["evaluate", "--checkpoint", "x.pt"], str(new),
-                 "cannot create the folder: Read-only file system")
-    assert list(existing.iterdir()) == []
+                 f"cannot create the folder in {tmp_path}: Read-only file system")
+    assert list(existing.iterdir()) == [] and not new.parent.exists()
 
 
 def test_a_full_disk_during_a_checkpoint_write_is_one_line_and_leaves_only_complete_ones(

@@ -280,7 +280,7 @@ def rescore(path: str | Path, splits: Sequence[str], out_dir: Path | None = None
             default_target = loaded.checkpoint.parent.parent / "rescore"
         target = out_dir if out_dir is not None else default_target
         if env.is_main:
-            usable_output_dir(target)
+            usable_output_dir(target, create=True)
         scores = evaluate_splits(loaded.model, evals, loaded.vocab, config, corpus, target, env)
         if not env.is_main:
             return {}
