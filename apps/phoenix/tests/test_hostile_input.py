@@ -406,3 +406,18 @@ def test_an_internal_error_hints_at_debug_which_shows_the_traceback(monkeypatch,
             monkeypatch.setenv("SLR_DEBUG", env)
         code, _, err = _run(capsys, *argv)
         assert code == EXIT_INTERNAL and "Traceback" in err and "KeyError: 'oops'" in err
+
+
+def test_a_checkpoint_whose_stored_model_does_not_fit_is_one_line_exit_2(trained, tmp_path: Path, capsys):
+    from slr_train import CheckpointManager, load_checkpoint
+
+    best = next((trained[0] / "checkpoints").glob("best-*.pt"))
+    payload = load_checkpoint(best)
+    payload["extra"]["model"] = {**payload["extra"]["model"], "d_model": "wide"}
+    for key in ("format_version", "step", "epoch", "kind"):
+        payload.pop(key)
+    other = CheckpointManager(tmp_path / "checkpoints").save(payload, step=1, epoch=1, kind="best")
+    code, _, err = _run(capsys, "predict", "--checkpoint", str(other), str(tmp_path))
+    assert code == EXIT_BAD_INPUT
+    line = _one_line(err, "slr-phoenix predict: error:")
+    assert f"{other}: its stored model or transforms cannot be used" in line

@@ -152,11 +152,15 @@ def load_trained(path: str | Path, device: str | torch.device = "cpu") -> Loaded
     missing = [k for k in ("model", "vocab", "eval_transform", "app_config") if k not in extra]
     if missing:
         raise CheckpointNotFoundError(f"{checkpoint}: not an slr_phoenix checkpoint (missing {missing})")
-    model = create_model_from_config(extra["model"])
-    model.load_state_dict(eval_model_state(payload))
+    try:  # verified bytes, but written by another version or tool: name the file, not a KeyError
+        model = create_model_from_config(extra["model"])
+        model.load_state_dict(eval_model_state(payload))
+        transform = VideoTransform(transform_config_from_dict(extra["eval_transform"]))
+        temporal = TemporalConfig(**extra.get("eval_temporal", {}))
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{checkpoint}: its stored model or transforms cannot be used "
+                              f"({type(exc).__name__}: {' '.join(str(exc).split())[:300]})") from exc
     model.to(device).eval()
-    transform = VideoTransform(transform_config_from_dict(extra["eval_transform"]))
-    temporal = TemporalConfig(**extra.get("eval_temporal", {}))
     meta = {"kind": payload.get("kind"), "epoch": payload.get("epoch"), "weights": payload.get("weights"),
             "dev": payload.get("dev")}
     config = AppConfig.from_dict(extra["app_config"], source=f"{checkpoint} (stored config)")
