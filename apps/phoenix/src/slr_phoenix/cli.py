@@ -270,11 +270,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(int(os.environ.get("RANK", "0")))
     from slr_data import DataError
-    from slr_metrics import FormatError
+    from slr_metrics import FormatError, ScoringError
     from slr_models.interop import CheckpointImportError
     from slr_train import CheckpointError, CTCInfeasibleError, DeepSpeedConfigError
 
-    bad_input = (ConfigError, DataError, FormatError, CheckpointError, CheckpointImportError,
+    bad_input = (ConfigError, DataError, FormatError, ScoringError, CheckpointError, CheckpointImportError,
                  CTCInfeasibleError, DeepSpeedConfigError)
     commands = {"train": lambda: cmd_train(args, argv), "evaluate": lambda: cmd_evaluate(args),
                 "predict": lambda: cmd_predict(args)}
