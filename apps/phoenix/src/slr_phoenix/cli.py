@@ -2,6 +2,8 @@
 
 ``hatch run train:phoenix [OPTIONS]`` is ``slr-phoenix train [OPTIONS]``;
 ``hatch run train:evaluate ...`` and ``hatch run train:predict ...`` are the other two commands.
+Exit codes (:mod:`slr_phoenix.console`): 0 success, 2 bad input, 130 interrupted, 1 internal error;
+``--debug`` or ``SLR_DEBUG=1`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from typing import Sequence
 
 from slr_data import DEFAULT_CORPUS, detect_corpus, get_corpus
 
+from slr_phoenix.console import EXIT_BAD_INPUT, EXIT_INTERRUPTED, debug_requested, emit, run_command
+from slr_phoenix.outputs import usable_output_dir
 from slr_phoenix.settings import BUILTIN_CONFIGS, DATA_ROOT_ENV, ConfigError, dump_yaml, load_config
 
-EXIT_BAD_INPUT = 2
+__all__ = ["main", "build_parser", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED"]
 
 
 def _train_parser(sub) -> None:
@@ -106,11 +110,18 @@ def _predict_parser(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="slr-phoenix", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="slr-phoenix", description=__doc__.splitlines()[0],
+                                     epilog="exit status: 0 success, 2 bad input, 130 interrupted, "
+                                            "1 internal error")
+    parser.add_argument("--debug", action="store_true",
+                        help="print the traceback of an error (also: SLR_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
     _evaluate_parser(sub)
     _predict_parser(sub)
+    for command in sub.choices.values():
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="print the traceback of an error (also: SLR_DEBUG=1)")
     return parser
 
 
@@ -184,27 +195,34 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
     config = resolve_train_config(args)
     if args.print_config:
-        print(dump_yaml(config.to_dict()), end="")
+        emit(dump_yaml(config.to_dict()).rstrip("\n"))
         note = effective_lr_note(config, int(os.environ.get("WORLD_SIZE", args.nproc_per_node)))
         if note:
-            print(note)
+            emit(note)
         return 0
     if config.train.engine.kind == "deepspeed":  # a contradictory DeepSpeed config fails before any work
         from slr_train.engines.deepspeed_engine import resolve_deepspeed_config
 
         resolve_deepspeed_config(config.train.engine, config.train.optim, config.train.precision)
     run_dir = Path(args.out or Path("runs") / config.name)
+    usable_output_dir(run_dir)  # a file, a folder under a file, a read-only file system: refused now
     if args.nproc_per_node > 1 and not launched_by_torchrun():
         from slr_phoenix.data import prepare_corpus
 
         prepare_corpus(config.data)  # generate/cache once, before the workers start
         return launch_local(args.nproc_per_node, ["-m", "slr_phoenix", *argv])
+    from slr_train import TrainingInterrupted
+
     from slr_phoenix.pipeline import train
 
-    results = train(config, run_dir)
+    try:
+        results = train(config, run_dir)
+    except TrainingInterrupted as exc:  # exit 130; the checkpoints on disk are complete ones
+        raise KeyboardInterrupt(f"{exc}; to continue, run the same command with --resume auto "
+                                f"(--out {run_dir})") from exc
     if results is not None:
-        print(json.dumps({k: results[k] for k in ("dev", "test", "epochs", "best_epoch") if k in results}))
-        print(f"run directory: {run_dir}")
+        emit(json.dumps({k: results[k] for k in ("dev", "test", "epochs", "best_epoch") if k in results}))
+        emit(f"run directory: {run_dir}")
     return 0
 
 
@@ -212,10 +230,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from slr_phoenix.inference import rescore
 
     splits = ("dev", "test") if args.split == "both" else (args.split,)
+    if args.out:
+        usable_output_dir(args.out)
+    if args.data_root is not None and not Path(args.data_root).expanduser().is_dir():
+        raise ConfigError(f"--data-root {args.data_root}: no such folder")
     result = rescore(args.checkpoint, splits, Path(args.out) if args.out else None, data_root=args.data_root,
                      beam_size=args.beam_size, greedy=args.greedy, plot_utterances=args.plot_utterances)
     if result:
-        print(json.dumps(result))
+        emit(json.dumps(result))
     return 0
 
 
@@ -239,9 +261,21 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from slr_phoenix.utterance_views import PredictionPlots
 
     plots = args.plot and PredictionPlots.for_cli(args.plot, args.videos, loaded, args.beam_size, args.greedy)
+    failed = 0
     for item in predict_videos(loaded, args.videos, beam_size=args.beam_size, greedy=args.greedy,
                                on_output=plots or None):
-        print(json.dumps(item, ensure_ascii=False) if args.json else f"{item['video']}: {' '.join(item['glosses'])}")
+        if "error" in item:  # one line naming the video; the others are still recognised
+            failed += 1
+            print(f"slr-phoenix predict: error: {item['error']}", file=sys.stderr, flush=True)
+            if args.json:
+                emit(json.dumps(item, ensure_ascii=False))
+            continue
+        emit(json.dumps(item, ensure_ascii=False) if args.json
+             else f"{item['video']}: {' '.join(item['glosses'])}")
+    if failed:
+        print(f"slr-phoenix predict: {failed} of {len(args.videos)} video(s) could not be read",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
     return 0
 
 
@@ -250,21 +284,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(int(os.environ.get("RANK", "0")))
     from slr_data import DataError
-    from slr_metrics import FormatError
+    from slr_metrics import FormatError, ScoringError
     from slr_models.interop import CheckpointImportError
     from slr_train import CheckpointError, CTCInfeasibleError, DeepSpeedConfigError
 
-    bad_input = (ConfigError, DataError, FormatError, CheckpointError, CheckpointImportError, CTCInfeasibleError,
-                 DeepSpeedConfigError, FileNotFoundError)
-    try:
-        if args.command == "train":
-            return cmd_train(args, argv)
-        if args.command == "evaluate":
-            return cmd_evaluate(args)
-        return cmd_predict(args)
-    except bad_input as exc:
-        print(f"slr-phoenix {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    bad_input = (ConfigError, DataError, FormatError, ScoringError, CheckpointError, CheckpointImportError,
+                 CTCInfeasibleError, DeepSpeedConfigError)
+    commands = {"train": lambda: cmd_train(args, argv), "evaluate": lambda: cmd_evaluate(args),
+                "predict": lambda: cmd_predict(args)}
+    return run_command(f"slr-phoenix {args.command}", commands[args.command],
+                       debug=debug_requested(args.debug), bad_input=bad_input)
 
 
 if __name__ == "__main__":

@@ -21,11 +21,15 @@ from typing import Any, Sequence
 
 import torch
 from slr_data import (
+    DEFAULT_CORPUS,
+    DataError,
     EvalTransformConfig,
     TemporalConfig,
     VideoDataset,
     Vocabulary,
     collate_packed,
+    detect_corpus,
+    get_corpus,
     read_video,
     sample_frame_indices,
     transform_config_from_dict,
@@ -36,16 +40,17 @@ from slr_models.decoding import Decoder, decoder_options
 from slr_models.interop import CheckpointImportError, check_bundle, is_bundle, model_from_bundle, safe_torch_load
 from slr_train import (
     CheckpointError,
-    CheckpointManager,
     CheckpointRecord,
     EvalSet,
     distributed_session,
     load_checkpoint,
+    select_checkpoint,
 )
 from slr_train.atomic import atomic_write_json
 
 from slr_phoenix.data import build_eval_sets, prepare_corpus
 from slr_phoenix.errors import CheckpointNotFoundError
+from slr_phoenix.outputs import usable_output_dir
 from slr_phoenix.pipeline import decoder_from_settings, evaluate_splits
 from slr_phoenix.settings import AppConfig, ConfigError, EvalSettings
 from slr_phoenix.run_report import write_rescore_report
@@ -55,18 +60,20 @@ _log = logging.getLogger(__name__)
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint file as given, or a run directory's best (else newest) valid checkpoint."""
+    """A checkpoint file as given (verified against its manifest when it has one; a file without
+    one may be a model bundle), or a run directory's best, else newest, valid checkpoint
+    (:func:`slr_train.select_checkpoint`). Which one and why is logged as one line, e.g.
+    ``using RUN/checkpoints/best-000000012.pt (best by dev WER 41.20 %, ema weights, epoch 3, step 12)``;
+    an invalid or malformed checkpoint is a :class:`CheckpointError` naming the file."""
     path = Path(path)
-    if path.is_file():
-        return path
-    if not path.is_dir():
+    if not path.exists():
         raise CheckpointNotFoundError(f"{path}: no such checkpoint file or run directory")
-    folder = path / "checkpoints" if (path / "checkpoints").is_dir() else path
-    manager = CheckpointManager(folder, keep_last=1_000_000)
-    info = manager.best() or manager.latest()
-    if info is None:
-        raise CheckpointNotFoundError(f"{path}: no valid checkpoint in {folder}")
-    return Path(info.path)
+    if path.is_file() and not path.with_suffix(".json").is_file():
+        return path
+    choice = select_checkpoint(path)
+    passed_over = choice.fallback_from is not None or choice.invalid
+    (_log.warning if passed_over else _log.info)("%s", choice.describe())
+    return Path(choice.require().path)
 
 
 @dataclass
@@ -148,11 +155,15 @@ def load_trained(path: str | Path, device: str | torch.device = "cpu") -> Loaded
     missing = [k for k in ("model", "vocab", "eval_transform", "app_config") if k not in extra]
     if missing:
         raise CheckpointNotFoundError(f"{checkpoint}: not an slr_phoenix checkpoint (missing {missing})")
-    model = create_model_from_config(extra["model"])
-    model.load_state_dict(record.model_state())
+    try:  # verified bytes, but written by another version or tool: name the file, not a KeyError
+        model = create_model_from_config(extra["model"])
+        model.load_state_dict(record.model_state())
+        transform = VideoTransform(transform_config_from_dict(extra["eval_transform"]))
+        temporal = TemporalConfig(**extra.get("eval_temporal", {}))
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{checkpoint}: its stored model or transforms cannot be used "
+                              f"({type(exc).__name__}: {' '.join(str(exc).split())[:300]})") from exc
     model.to(device).eval()
-    transform = VideoTransform(transform_config_from_dict(extra["eval_transform"]))
-    temporal = TemporalConfig(**extra.get("eval_temporal", {}))
     meta = {"kind": record.kind, "epoch": record.epoch, "weights": record.weights, "dev": record.dev}
     config = AppConfig.from_dict(extra["app_config"], source=f"{checkpoint} (stored config)")
     return LoadedModel(model, Vocabulary.from_dict(extra["vocab"], source=str(checkpoint)), transform, temporal,
@@ -176,16 +187,24 @@ def predict_videos(loaded: LoadedModel, videos: Sequence[str | Path], *, beam_si
                    greedy: bool = False, decoder: Decoder | None = None,
                    on_output: Any = None) -> list[dict[str, Any]]:
     """Glosses of each video (a frame folder or a video file), decoded one video at a time by
-    ``decoder`` (default: the registry's decoder for ``loaded.eval`` with ``--greedy`` / ``--beam-size``);
+    ``decoder`` (default: the registry's decoder for ``loaded.eval`` with ``--greedy`` / ``--beam-size``):
+    ``{"video", "frames", "glosses", "seconds"}``, or ``{"video", "error"}`` (one line naming the
+    video) for one that cannot be read (missing, corrupt, over the slr-data limits);
     ``on_output(item, frames (T, H, W, 3) uint8 as sampled, log_probs (T', V), ids)`` sees each
-    (e.g. :class:`slr_phoenix.utterance_views.PredictionPlots`)."""
+    recognised video (e.g. :class:`slr_phoenix.utterance_views.PredictionPlots`)."""
     if decoder is None:
         decoder = decoder_from_settings(with_decoding(loaded.eval, beam_size, greedy))
     device = next(loaded.model.parameters()).device
-    out = []
+    out: list[dict[str, Any]] = []
     for video in videos:
         start = time.time()
-        frames = read_video(video)  # (T, H, W, 3) uint8; FrameReadError names the path
+        try:
+            frames = read_video(video)  # (T, H, W, 3) uint8; FrameReadError names the path
+        except (DataError, OSError, ValueError) as exc:
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            named = message if str(video) in message else f"{video}: {message}"
+            out.append({"video": str(video), "error": named})
+            continue
         indices = sample_frame_indices(len(frames), loaded.temporal, train=False)
         tensor = loaded.transform(frames[indices]).frames.to(device)  # (T, 3, S, S)
         lengths = torch.tensor([tensor.shape[0]], device=device)
@@ -262,8 +281,12 @@ def rescore(path: str | Path, splits: Sequence[str], out_dir: Path | None = None
             default_target = loaded.checkpoint.with_name(f"{loaded.checkpoint.stem}.rescore")
         else:
             config = loaded.config
-            if data_root is not None:
-                config = replace(config, data=replace(config.data, root=data_root))
+            if data_root is not None:  # used, never ignored: a synthetic run reads it as a real corpus
+                root = str(Path(data_root).expanduser())
+                corpus_name = config.data.corpus
+                if get_corpus(corpus_name).synthetic:
+                    corpus_name = detect_corpus(root) or DEFAULT_CORPUS
+                config = replace(config, data=replace(config.data, root=root, corpus=corpus_name))
             config = _with_decoding(config, beam_size, greedy)
             corpus = prepare_corpus(config.data)
             if corpus.vocab != loaded.vocab:
@@ -274,7 +297,7 @@ def rescore(path: str | Path, splits: Sequence[str], out_dir: Path | None = None
         target = out_dir if out_dir is not None else default_target
         check_plot_ids(plot_utterances, evals)
         if env.is_main:
-            target.mkdir(parents=True, exist_ok=True)
+            usable_output_dir(target, create=True)
         scores = evaluate_splits(loaded.model, evals, loaded.vocab, config, corpus, target, env)
         if not env.is_main:
             return {}

@@ -371,8 +371,61 @@ def _check(condition: Any, key: str, message: str) -> None:
 
 
 # ------------------------------------------------------------------------------ YAML + overrides
+#: the limits every config file and ``--set`` value is read within (module constants)
+MAX_CONFIG_BYTES = 1 << 20  # the built-in configs are ~3 KB
+MAX_YAML_NODES = 100_000  # values in a document, each alias counted as the values it stands for
+MAX_YAML_DEPTH = 64  # nesting of sequences / mappings
+
+
+class YAMLRefusedError(yaml.MarkedYAMLError):
+    """Well-formed YAML the loader refuses: over a limit, a recursive alias, a tag (``!!python/...``)."""
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader reading YAML 1.2 floats too: ``3e-4`` is a number, not the string "3e-4"."""
+    """SafeLoader reading YAML 1.2 floats too (``3e-4`` is a number, not the string "3e-4"), within
+    bounds: at most :data:`MAX_YAML_NODES` values with aliases expanded (a "billion laughs" alias
+    bomb is refused while it is composed, before anything is expanded), no alias inside its own
+    anchor (a recursive structure), nesting up to :data:`MAX_YAML_DEPTH`, no tags but YAML's own."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._values, self._depth, self._sizes = 0, 0, {}
+
+    def _count(self, n: int, mark: Any) -> None:
+        self._values += n
+        if self._values > MAX_YAML_NODES:
+            raise YAMLRefusedError(None, None, f"more than {MAX_YAML_NODES} values with aliases expanded "
+                                               "(MAX_YAML_NODES; an alias bomb?)", mark)
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self.anchors and event.anchor not in self._sizes:
+                raise YAMLRefusedError(None, None, f"alias *{event.anchor} is inside its own anchor "
+                                                   f"&{event.anchor} (a recursive structure)",
+                                       event.start_mark)
+            self._count(self._sizes.get(event.anchor, 0), event.start_mark)
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_YAML_DEPTH:
+            raise YAMLRefusedError(None, None, f"nested deeper than {MAX_YAML_DEPTH} levels (MAX_YAML_DEPTH)",
+                                   event.start_mark)
+        before = self._values
+        self._count(1, event.start_mark)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if event.anchor is not None:
+            self._sizes[event.anchor] = self._values - before
+        return node
+
+    def construct_undefined(self, node: Any) -> Any:
+        raise YAMLRefusedError(None, None, f"the tag {node.tag!r} is refused: config files are plain data "
+                                           "(no YAML tag builds Python objects)", node.start_mark)
+
+
+_Loader.add_constructor(None, _Loader.construct_undefined)
 
 
 _Loader.add_implicit_resolver(
@@ -391,18 +444,29 @@ def _yaml_load(text: str) -> Any:
 
 
 def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
-    """A YAML mapping from ``path``; syntax errors name the file and line."""
+    """A YAML mapping from ``path`` (UTF-8, at most :data:`MAX_CONFIG_BYTES`, :class:`_Loader`'s
+    bounds); every error names the file and, where there is one, the line."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: config file larger than {MAX_CONFIG_BYTES} bytes (MAX_CONFIG_BYTES)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+                          f"{exc.start}); config files are UTF-8") from None
     try:
         data = _yaml_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{line}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+        label = "" if isinstance(exc, YAMLRefusedError) else "invalid YAML: "
+        raise ConfigError(f"{path}{line}: {label}{getattr(exc, 'problem', None) or exc}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -422,6 +486,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         raise ConfigError(f"override {text!r}: expected KEY=VALUE, e.g. train.optim.lr=3e-4")
     try:
         value = _yaml_load(raw) if raw.strip() else None
+    except YAMLRefusedError as exc:
+        raise ConfigError(f"override {key.strip()}: {exc.problem}") from None
     except yaml.YAMLError:
         value = raw
     return key.strip().split("."), value

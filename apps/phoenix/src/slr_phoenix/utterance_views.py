@@ -194,8 +194,11 @@ class PredictionPlots:
     to ``paths[k]`` and adds ``plot`` (the path) and ``spans`` (``[{"gloss", "start", "end"}]`` in
     output frames, the glosses the view shows) to its item."""
 
-    def __init__(self, paths: Sequence[Path], decoder: str = "") -> None:
+    def __init__(self, paths: Sequence[Path], decoder: str = "", videos: Sequence[str] | None = None) -> None:
         self.paths = list(paths)
+        #: the videos in the order given, so a video that could not be read keeps its number
+        self.videos = None if videos is None else [str(v) for v in videos]
+        self._used: set[int] = set()
         self.decoder = decoder
         self.rendered: list[RenderedView] = []
         self.views: list[AlignmentView] = []
@@ -206,15 +209,23 @@ class PredictionPlots:
         parent = Path(target).expanduser().parent
         if not parent.is_dir():
             raise ConfigError(f"--plot {target}: folder {parent} does not exist")
-        if greedy or (beam_size is None and loaded.eval.decoder == "greedy"):
-            decoder = "greedy decoding"
+        from slr_phoenix.inference import with_decoding
+        from slr_phoenix.pipeline import decoder_from_settings
+
+        decoder = f"{decoder_from_settings(with_decoding(loaded.eval, beam_size, greedy)).tag} decoding"
+        return cls(prediction_plot_paths(Path(target).expanduser(), len(videos)), decoder, videos)
+
+    def _index(self, video: str) -> int:
+        if self.videos is None:
+            index = len(self.rendered)
         else:
-            decoder = f"beam-{beam_size if beam_size is not None else loaded.eval.beam_size} decoding"
-        return cls(prediction_plot_paths(Path(target).expanduser(), len(videos)), decoder)
+            index = next(i for i, v in enumerate(self.videos) if v == str(video) and i not in self._used)
+        self._used.add(index)
+        return index
 
     def __call__(self, item: dict[str, Any], frames: np.ndarray, log_probs: torch.Tensor,
                  ids: Sequence[int]) -> None:
-        path = self.paths[len(self.rendered)]
+        path = self.paths[self._index(item["video"])]
         view = prediction_view(item["video"], frames, log_probs.float().cpu().numpy(), [int(i) for i in ids],
                                item["glosses"], self.decoder)
         rendered = render_alignment_view(view, max_thumbnails=MAX_THUMBNAILS)

@@ -1,24 +1,34 @@
 """``slr-models`` command line: models, kernel backends, the fast path, Mamba_SLR checkpoint import.
 
-Exit codes: 0 success, 1 a failure inside a step (pip failed), 2 bad input (the message names the
-file), 130 interrupted.
+Exit codes (:mod:`slr_models.console`): 0 success (also when stdout is a pipe closed early), 1 a
+failure inside a step (pip failed) or an internal error, 2 bad input (the message names the file or
+path), 130 interrupted. Errors are one line on stderr; ``--debug`` or ``SLR_DEBUG=1`` adds the
+traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import json
 import os
+import secrets
 import sys
 from pathlib import Path
+
+from slr_models.console import EXIT_BAD_INPUT, debug_requested, emit, run_command
 
 from slr_models.models import create_model, list_models
 from slr_models.models.stats import model_stats
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="slr-models", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="slr-models", description=__doc__.split("\n")[0],
+                                     epilog="exit status: 0 success, 2 bad input, 130 interrupted, "
+                                            "1 a failed step or internal error")
+    parser.add_argument("--debug", action="store_true",
+                        help="print the traceback of an error (also: SLR_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="print the registered model names")
     info = sub.add_parser("info", help="print parameter count and forward FLOPs per frame")
@@ -44,20 +54,44 @@ def _build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--out", required=True, metavar="DST", help="the bundle to write (e.g. mamba_slr.pt)")
     imp.add_argument("--key", default="auto", choices=("auto", "model_ema", "model", "module"),
                      help="which weights: auto = model_ema, else model, else module (default auto)")
+    for command in sub.choices.values():
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="print the traceback of an error (also: SLR_DEBUG=1)")
     return parser
+
+
+def _output_file_problem(out: Path, inputs: tuple[str, ...]) -> str | None:
+    """Why ``out`` cannot be written (checked before any work), or ``None``: it must be a regular
+    file or new, not an input of the command, in a folder that exists or can be made and written in."""
+    if out.exists() and not out.is_file():
+        return "exists and is not a regular file"
+    for given in inputs:
+        if out.exists() and Path(given).exists() and os.path.samefile(out, given):
+            return "is an input of this command; choose another path"
+    folder = Path(os.path.realpath(out)).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        return "a folder on the way is a file, not a folder"
+    except OSError as exc:
+        return f"cannot create its folder: {exc.strerror or exc}"
+    probe = folder / f".{out.name}.probe-{secrets.token_hex(4)}"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as exc:
+        return f"cannot write in its folder: {exc.strerror or exc}"
+    probe.unlink(missing_ok=True)
+    return None
 
 
 def _import_mamba_slr(args) -> int:
     from slr_models.interop import MAMBA_SLR_PREPROCESSING, import_mamba_slr, read_gloss_dict, save_bundle
 
     out = Path(args.out)
-    if out.exists() and not out.is_file():
-        print(f"slr-models: --out {out}: exists and is not a regular file", file=sys.stderr)
-        return 2
-    for given in (args.source, args.gloss_dict):
-        if out.exists() and Path(given).exists() and os.path.samefile(out, given):
-            print(f"slr-models: --out {out} is an input of this command; choose another path", file=sys.stderr)
-            return 2
+    problem = _output_file_problem(out, (args.source, args.gloss_dict))
+    if problem:
+        print(f"slr-models: --out {out}: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     glosses = read_gloss_dict(args.gloss_dict)
     model = import_mamba_slr(args.source, key=args.key)
     if model.config.num_classes != len(glosses) + 1:
@@ -67,22 +101,25 @@ def _import_mamba_slr(args) -> int:
     info = model.import_info
     # the original resizes to 256 (its datasets' fixed input_size) and centre-crops --input_size
     preprocessing = dataclasses.replace(MAMBA_SLR_PREPROCESSING, crop=model.config.img_size)
-    save_bundle(out, model, glosses, preprocessing,
-                source={"codebase": "Mamba_SLR", **info, "gloss_dict": str(args.gloss_dict)})
+    try:
+        save_bundle(out, model, glosses, preprocessing,
+                    source={"codebase": "Mamba_SLR", **info, "gloss_dict": str(args.gloss_dict)})
+    except OSError as exc:  # ENOSPC, EROFS, ...: name the path given, not the temp file
+        raise OSError(exc.errno or errno.EIO, f"cannot write: {exc.strerror or exc}", str(out)) from exc
     params = sum(p.numel() for p in model.parameters())
-    print(f"imported {info['path']} ({info['layout']} layout, key {info['key']}, epoch {info['epoch']}): "
+    emit(f"imported {info['path']} ({info['layout']} layout, key {info['key']}, epoch {info['epoch']}): "
           f"{params:,} parameters, {model.config.num_classes} classes, {model.config.img_size} px -> {out}")
     return 0
 
 
 def _run(args) -> int:
     if args.command == "list":
-        print("\n".join(list_models()))
+        emit("\n".join(list_models()))
         return 0
     if args.command == "backends":
         from slr_models.ops.report import backend_report_dict, format_backend_report
 
-        print(json.dumps(backend_report_dict(), indent=2) if args.json else format_backend_report())
+        emit(json.dumps(backend_report_dict(), indent=2) if args.json else format_backend_report())
         return 0
     if args.command == "install-fast-path":
         from slr_models.fastpath import install_fast_path
@@ -104,10 +141,10 @@ def _run(args) -> int:
         model = create_model(name, args.num_classes)
         stats = model_stats(model, frames=args.frames, videos=1)
         if args.json:
-            print(json.dumps({"name": name, "params": stats.params, "flops_per_frame": stats.flops_per_frame,
-                              "config": model.config.to_dict()}))
+            emit(json.dumps({"name": name, "params": stats.params, "flops_per_frame": stats.flops_per_frame,
+                             "config": model.config.to_dict()}))
         else:
-            print(stats.format(), flush=True)
+            emit(stats.format())
     return 0
 
 
@@ -115,18 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     from slr_models.interop import CheckpointImportError
 
     args = _build_parser().parse_args(argv)
-    try:
-        return _run(args)
-    except CheckpointImportError as exc:
-        print(f"slr-models: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        print(f"slr-models: {where}{exc.strerror or exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("slr-models: interrupted", file=sys.stderr)
-        return 130
+    return run_command("slr-models", lambda: _run(args), debug=debug_requested(args.debug),
+                       bad_input=(CheckpointImportError,))
 
 
 if __name__ == "__main__":  # pragma: no cover
