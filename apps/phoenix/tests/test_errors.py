@@ -40,3 +40,33 @@ def test_a_checkpoint_missing_a_key_names_file_and_key(tmp_path):
     path = CheckpointManager(tmp_path).save(payload, step=1, epoch=1, kind="best")
     with pytest.raises(CheckpointError, match=r"best-000000001\.pt: key 'weights': missing"):
         inference.load_trained(path)
+
+
+@pytest.mark.parametrize("base", ["slr_data:SlrDataError", "slr_metrics:SlrMetricsError",
+                                  "slr_models:SlrModelsError", "slr_train:SlrTrainError",
+                                  "slr_phoenix.errors:SlrPhoenixError"])
+def test_cli_maps_every_package_error_base_to_one_line_and_exit_2(base, monkeypatch, capsys):
+    import importlib
+
+    from slr_phoenix import cli
+
+    module, name = base.split(":")
+    error = getattr(importlib.import_module(module), name)
+
+    def fail(args):
+        raise error("something the user gave is wrong", "input.file", line=3)
+
+    monkeypatch.setattr(cli, "cmd_evaluate", fail)
+    assert cli.main(["evaluate", "--checkpoint", "run"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "slr-phoenix evaluate: error: input.file:3: something the user gave is wrong"
+    assert not any("Traceback" in line for line in err)
+
+
+def test_cli_reports_an_unexpected_exception_as_internal_error(monkeypatch, capsys):
+    from slr_phoenix import cli
+
+    monkeypatch.setattr(cli, "cmd_evaluate", lambda args: {}["missing"])
+    assert cli.main(["evaluate", "--checkpoint", "run"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error: KeyError" in err and "--debug" in err and "Traceback" not in err

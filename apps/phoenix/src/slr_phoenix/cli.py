@@ -283,13 +283,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     _setup_logging(int(os.environ.get("RANK", "0")))
-    from slr_data import DataError
-    from slr_metrics import FormatError, ScoringError
-    from slr_models.interop import CheckpointImportError
-    from slr_train import CheckpointError, CTCInfeasibleError, DeepSpeedConfigError
+    from slr_data import SlrDataError
+    from slr_metrics import SlrMetricsError
+    from slr_models import SlrModelsError
+    from slr_train import SlrTrainError
 
-    bad_input = (ConfigError, DataError, FormatError, ScoringError, CheckpointError, CheckpointImportError,
-                 CTCInfeasibleError, DeepSpeedConfigError)
+    from slr_phoenix.errors import SlrPhoenixError
+
+    # every error of the slr packages is about what the user gave (a file, a config value, a
+    # checkpoint, a corpus): one line and exit 2; anything else is an internal error (exit 1)
+    bad_input = (SlrPhoenixError, SlrDataError, SlrMetricsError, SlrModelsError, SlrTrainError)
     commands = {"train": lambda: cmd_train(args, argv), "evaluate": lambda: cmd_evaluate(args),
                 "predict": lambda: cmd_predict(args)}
     return run_command(f"slr-phoenix {args.command}", commands[args.command],

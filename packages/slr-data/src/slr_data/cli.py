@@ -16,6 +16,7 @@ import time
 import traceback
 
 from slr_data.synth.config import GLOSS_NAME_SOURCES, SynthConfig
+from slr_data.errors import SlrDataError
 
 __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_INTERNAL", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED"]
 
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         _detach_stdout()
         print(f"{prefix}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (ValueError, OSError) as exc:  # DataError, DataFormatError, FrameReadError are among these
+    except (SlrDataError, ValueError, OSError) as exc:  # the package's errors (all SlrDataError)
         if debug:
             traceback.print_exc()
         print(f"{prefix}: error: {describe_error(exc)}", file=sys.stderr)

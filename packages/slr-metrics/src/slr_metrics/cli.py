@@ -25,7 +25,7 @@ import traceback
 from collections.abc import Mapping, Sequence
 
 from slr_metrics.__about__ import __version__
-from slr_metrics.errors import OutputError
+from slr_metrics.errors import OutputError, SlrMetricsError
 from slr_metrics.fileio import atomic_write_text, resolve_output_path
 from slr_metrics.limits import ENV_VARS, Limits
 from slr_metrics.protocols import PROTOCOLS, list_protocols
@@ -200,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _StdoutFailed as exc:
         _discard_stdout()
         return _fail(debug, f"error: cannot write to standard output: {exc}", EXIT_BAD_INPUT)
-    except (ValueError, OSError) as exc:  # FormatError, ScoringError, OutputError, limits
+    except (SlrMetricsError, ValueError, OSError) as exc:  # FormatError, ScoringError, OutputError, limits
         return _fail(debug, f"error: {exc}", EXIT_BAD_INPUT)
     except Exception as exc:
         text = " ".join(str(exc).split())

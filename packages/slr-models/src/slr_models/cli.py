@@ -149,11 +149,11 @@ def _run(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from slr_models.interop import CheckpointImportError
+    from slr_models.errors import SlrModelsError
 
     args = _build_parser().parse_args(argv)
     return run_command("slr-models", lambda: _run(args), debug=debug_requested(args.debug),
-                       bad_input=(CheckpointImportError,))
+                       bad_input=(SlrModelsError,))
 
 
 if __name__ == "__main__":  # pragma: no cover
