@@ -132,3 +132,22 @@ def test_a_view_needs_thumbnails():
     view = _view(12, 3, False)
     with pytest.raises(ValueError, match="thumbnails must be"):
         render_alignment_view(AlignmentView("x", view.probs, view.spans, np.zeros((0, 4, 4, 3), np.uint8)))
+
+
+def test_chinese_glosses_render_with_a_cjk_font_where_one_is_installed():
+    import warnings
+
+    from slr_phoenix.alignment_view import font_families
+
+    if len(font_families()) == 1:
+        pytest.skip("no CJK font installed (Debian: apt-get install fonts-wqy-zenhei, as .ci/run does)")
+    view = _view(40, 4, True)
+    spans = [GlossSpan(s.index, s.label, gloss, s.start, s.end)
+             for s, gloss in zip(view.spans, ["我", "明天", "去", "北京"])]
+    view = AlignmentView("S000001_P0000_T00", view.probs, spans, view.thumbnails, None, view.columns)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rendered = render_alignment_view(view)
+    assert [p.text for p in rendered.hyp_labels] == ["我", "明天", "去", "北京"]
+    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    assert missing == []

@@ -17,6 +17,7 @@ Top to bottom, on one time axis in the model's output frames:
 from __future__ import annotations
 
 import difflib
+import functools
 import io
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -157,6 +158,21 @@ def column_centres(columns: Sequence[ScoredColumn], spans: Sequence[GlossSpan],
     return out
 
 
+#: fonts tried, in order, for glyphs DejaVu Sans lacks (CSL-Daily's Chinese glosses); Debian: fonts-wqy-zenhei
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
+             "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC", "AR PL UMing CN")
+
+
+@functools.lru_cache(maxsize=1)
+def font_families() -> tuple[str, ...]:
+    """``DejaVu Sans`` then every installed font of :data:`CJK_FONTS` (matplotlib falls back glyph by
+    glyph along this list, so German and Chinese glosses both render)."""
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    return ("DejaVu Sans", *(name for name in CJK_FONTS if name in installed))
+
+
 def _text_width(renderer, axes_px: float, num_frames: int):
     from matplotlib.font_manager import FontProperties
 
@@ -190,6 +206,12 @@ def render_alignment_view(view: AlignmentView, *, max_thumbnails: int = 24) -> R
     heights = {"title": 52, "strip": strip_px, "gap1": 8, "probs": 150, "gap2": 28, "hyp": row_px,
                "gap3": 6 if scored else 0, "ref": row_px if scored else 0, "bottom": 46}
     total_px = sum(heights.values())
+    with plt.rc_context({"font.family": list(font_families())}):  # a list: glyph-by-glyph fallback
+        return _render(plt, view, probs, thumbs, num_frames, axes_px, heights, total_px, scored)
+
+
+def _render(plt, view: AlignmentView, probs: np.ndarray, thumbs: np.ndarray, num_frames: int, axes_px: float,
+            heights: dict[str, float], total_px: float, scored: bool) -> RenderedView:
     fig = plt.figure(figsize=(WIDTH_PX / DPI, total_px / DPI), dpi=DPI)
     try:
         renderer = fig.canvas.get_renderer()
