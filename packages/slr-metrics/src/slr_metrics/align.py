@@ -32,17 +32,14 @@ from collections.abc import Hashable, Sequence
 
 __all__ = ["ALIGNERS", "align", "align_levenshtein", "align_sclite", "align_slrt"]
 
-# Back pointer codes of the sclite programme.
-_SUB, _DEL, _INS = 0, 1, 2
-
-
 def align_sclite(ref: Sequence[Hashable], hyp: Sequence[Hashable]) -> str:
     """sclite's alignment of ``ref`` (length ``n``) and ``hyp`` (length ``m``).
 
-    Runs in O(n * m) time with one ``bytearray`` of back pointers per reference word. A common
-    suffix is matched without running the programme: at a cell whose two words are equal the
-    diagonal costs 0 and neighbouring cells differ by at most 3, so sclite's rule always picks
-    the diagonal there.
+    Runs in O(n * m) time. The programme keeps only the cost rows; the traceback recomputes
+    sclite's choice (the back pointer) at each of the ``n + m`` cells it visits from the three
+    neighbouring costs, which gives the same pointer as storing it. A common suffix is matched
+    without running the programme: at a cell whose two words are equal the diagonal costs 0 and
+    neighbouring cells differ by at most 3, so sclite's rule always picks the diagonal there.
     """
     n, m = len(ref), len(hyp)
     tail = 0
@@ -52,40 +49,40 @@ def align_sclite(ref: Sequence[Hashable], hyp: Sequence[Hashable]) -> str:
     m -= tail
     if n == 0 or m == 0:
         return "D" * n + "I" * m + "C" * tail
+    if tail:
+        ref, hyp = ref[:n], hyp[:m]
 
-    prev = list(range(0, 3 * m + 1, 3))  # costs of row i - 1, columns 0..m
-    backs: list[bytearray] = []
-    for i in range(n):
-        word = ref[i]
-        left = prev[0] + 3  # column 0 of row i + 1: deletions only
+    # Cell (i, j) from its diagonal d = (i-1, j-1), up u = (i-1, j) and left (i, j-1) neighbours:
+    # the minimum of d (+4 unless the words are equal), u + 3 and left + 3, whichever sclite picks.
+    # Equal words always give d (neighbouring cells differ by at most 3); otherwise
+    # min(u, left) + 3 beats d + 4 exactly when min(u, left) <= d. (A comprehension: no
+    # per-cell method calls.)
+    prev = list(range(0, 3 * m + 1, 3))  # costs of row 0 (insertions only), columns 0..m
+    rows: list = [prev]
+    compact = n * m > 1 << 16  # long utterances: rows kept as 4-byte arrays (a list costs 8-36 bytes a cell)
+    for word in ref:
+        left = prev[0] + 3  # column 0: deletions only
         cur = [left]
-        back = bytearray(m + 1)
-        back[0] = _DEL
-        for j in range(1, m + 1):
-            sub = prev[j - 1] if hyp[j - 1] == word else prev[j - 1] + 4
-            dele = prev[j] + 3
-            ins = left + 3
-            if sub <= dele and sub <= ins:
-                left = sub
-            elif dele < ins:
-                left = dele
-                back[j] = _DEL
-            else:
-                left = ins
-                back[j] = _INS
-            cur.append(left)
-        backs.append(back)
+        cur += [
+            left := d if other == word else (b + 3 if (b := u if u < left else left) <= d else d + 4)
+            for d, u, other in zip(prev, prev[1:], hyp)
+        ]
+        rows.append(array("i", cur) if compact else cur)
         prev = cur
 
     out: list[str] = []
     i, j = n, m
     while i > 0 and j > 0:
-        code = backs[i - 1][j]
-        if code == _SUB:
+        above = rows[i - 1]
+        same = ref[i - 1] == hyp[j - 1]
+        sub = above[j - 1] if same else above[j - 1] + 4
+        dele = above[j] + 3
+        ins = rows[i][j - 1] + 3
+        if sub <= dele and sub <= ins:  # sclite's order: substitution/correct, deletion, insertion
             i -= 1
             j -= 1
-            out.append("C" if ref[i] == hyp[j] else "S")
-        elif code == _DEL:
+            out.append("C" if same else "S")
+        elif dele < ins:
             i -= 1
             out.append("D")
         else:

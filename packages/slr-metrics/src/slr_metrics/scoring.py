@@ -54,13 +54,13 @@ class WordKeys:
 
     def encode(self, words: Sequence[str], where: str) -> list[int]:
         """Integer keys of ``words``; ``where`` names the utterance in error messages."""
-        ids = self._ids
-        out = []
-        for word in words:
-            code = ids.get(word)
-            if code is None:
-                code = self._new(word, where)
-            out.append(code)
+        out = list(map(self._ids.get, words))
+        if None in out:  # words not seen before
+            for k, word in enumerate(words):
+                if out[k] is None:
+                    out[k] = self._ids.get(word)
+                    if out[k] is None:
+                        out[k] = self._new(word, where)
         return out
 
     def _new(self, word: str, where: str) -> int:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections import namedtuple
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 from slr_metrics.errors import FormatError
 from slr_metrics.fileio import atomic_write_text, iter_lines
@@ -26,9 +26,11 @@ __all__ = ["STMSegment", "read_stm", "write_stm", "stm_to_refs", "PHOENIX_END_TI
 PHOENIX_END_TIME = 1.79769e308
 
 
-@dataclass(frozen=True)
-class STMSegment:
-    """One STM line.
+class STMSegment(
+    namedtuple("STMSegment", ("utt_id", "channel", "speaker", "start", "end", "words", "label", "line"),
+               defaults=(None, 0))
+):
+    """One STM line (an immutable named tuple).
 
     Attributes:
         utt_id: recording/utterance id (first field).
@@ -41,14 +43,7 @@ class STMSegment:
         line: 1-based line number in the file it came from (0 when built in memory).
     """
 
-    utt_id: str
-    channel: str
-    speaker: str
-    start: float
-    end: float
-    words: tuple[str, ...]
-    label: str | None = None
-    line: int = 0
+    __slots__ = ()
 
 
 def _parse_time(text: str, what: str, path: os.PathLike[str] | str, number: int) -> float:
