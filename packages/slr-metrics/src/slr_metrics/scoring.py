@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from operator import itemgetter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from slr_metrics.align import ALIGNERS
@@ -321,9 +322,8 @@ def score_files(
     if fmt == "ctm":
         words = parse_ctm_lines(lines, hyp_path)
         raw_hyps = proto.ctm_hyps(words, hyp_path)
-        hyp_channel = {}
-        for word in words:
-            hyp_channel.setdefault(word.utt_id, (word.channel, word.line))
+        # utterance id -> (channel, line) of its first word: reversed, so that the first one stays
+        hyp_channel = dict(zip(map(itemgetter(0), reversed(words)), map(itemgetter(1, 8), reversed(words))))
     else:
         raw_hyps = {uid: proto.normalize_hyp(w) for uid, w in parse_hyp_lines(lines, hyp_path).items()}
         hyp_channel = {}
@@ -335,7 +335,7 @@ def score_files(
         rid = mapping[hid]
         if hid in hyp_channel:
             channel, line = hyp_channel[hid]
-            if fold_ascii(channel) != fold_ascii(channels[rid]):
+            if channel != channels[rid] and fold_ascii(channel) != fold_ascii(channels[rid]):
                 raise FormatError(
                     f"channel {channel!r} of utterance {hid!r} differs from the reference channel "
                     f"{channels[rid]!r}",
