@@ -40,6 +40,14 @@ def align_sclite(ref: Sequence[Hashable], hyp: Sequence[Hashable]) -> str:
     neighbouring costs, which gives the same pointer as storing it. A common suffix is matched
     without running the programme: at a cell whose two words are equal the diagonal costs 0 and
     neighbouring cells differ by at most 3, so sclite's rule always picks the diagonal there.
+
+    A common prefix of ``k`` words is matched without the programme too when its last word
+    ``w`` appears nowhere after it (in ``ref[k:]`` or ``hyp[k:]``; else ``k`` shrinks until that
+    holds): costs with both indices at least ``k`` equal the rest's programme (the corner costs 0
+    and a margin cell ``(k, j)`` costs ``3 (j - k)``), and a traceback reaching row ``k`` at
+    ``j > k`` sees substitution ``3 (j - k) + 4``, deletion ``3 (j - k) + 6`` and insertion
+    ``3 (j - k)`` unless ``hyp[j - 1] == w``, so it inserts along the margin to ``(k, k)``, as
+    the trimmed traceback does (column ``k`` likewise).
     """
     n, m = len(ref), len(hyp)
     tail = 0
@@ -47,10 +55,17 @@ def align_sclite(ref: Sequence[Hashable], hyp: Sequence[Hashable]) -> str:
         tail += 1
     n -= tail
     m -= tail
+    head = 0
+    while head < n and head < m and ref[head] == hyp[head]:
+        head += 1
+    while head and (ref[head - 1] in ref[head:n] or ref[head - 1] in hyp[head:m]):
+        head -= 1  # see the docstring: only a last prefix word that does not come back is safe
+    n -= head
+    m -= head
     if n == 0 or m == 0:
-        return "D" * n + "I" * m + "C" * tail
-    if tail:
-        ref, hyp = ref[:n], hyp[:m]
+        return "C" * head + "D" * n + "I" * m + "C" * tail
+    if head or tail:
+        ref, hyp = ref[head : head + n], hyp[head : head + m]
 
     # Cell (i, j) from its diagonal d = (i-1, j-1), up u = (i-1, j) and left (i, j-1) neighbours:
     # the minimum of d (+4 unless the words are equal), u + 3 and left + 3, whichever sclite picks.
@@ -89,7 +104,7 @@ def align_sclite(ref: Sequence[Hashable], hyp: Sequence[Hashable]) -> str:
             j -= 1
             out.append("I")
     out.append("D" * i + "I" * j)  # row 0 holds insertions, column 0 deletions
-    return "".join(reversed(out)) + "C" * tail
+    return "C" * head + "".join(reversed(out)) + "C" * tail
 
 
 def align_levenshtein(ref: Sequence[Hashable], hyp: Sequence[Hashable]) -> str:
