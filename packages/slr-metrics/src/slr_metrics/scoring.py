@@ -108,6 +108,11 @@ def _resolve_ids(
     return mapping
 
 
+def _where(uid: str, source: str | None) -> str:
+    """How error messages name an utterance."""
+    return f"utterance {uid!r}" + (f" ({source})" if source else "")
+
+
 def score_normalized(
     refs: Mapping[str, Sequence[str]],
     hyps: Mapping[str, Sequence[str]],
@@ -131,27 +136,34 @@ def score_normalized(
         ScoringError: an unknown hypothesis id, or an utterance whose ``len(ref) * len(hyp)``
             exceeds ``limits.max_alignment_cells``.
     """
-    _resolve_ids(refs, list(hyps), False, "")
+    if not refs.keys() >= hyps.keys():
+        _resolve_ids(refs, list(hyps), False, "")  # raises, naming the unknown ids
     keys = keys or WordKeys(aligner, case_sensitive)
+    known = keys._ids.get
     align = ALIGNERS[aligner]
     max_cells = (limits or DEFAULT_LIMITS).max_alignment_cells
     missing = protocol.normalize_hyp([])
+    speakers = {} if speakers is None else speakers
     results = []
     for uid, ref_words in refs.items():
         hyp_words = hyps.get(uid)
         if hyp_words is None:
             hyp_words = missing
-        where = f"utterance {uid!r}" + (f" ({source})" if source else "")
         if len(ref_words) * len(hyp_words) > max_cells:
             raise ScoringError(
-                f"{where}: aligning {len(ref_words)} reference with {len(hyp_words)} hypothesis words "
-                f"needs {len(ref_words) * len(hyp_words)} cells, more than the limit of {max_cells} "
-                "(max_alignment_cells)"
+                f"{_where(uid, source)}: aligning {len(ref_words)} reference with {len(hyp_words)} "
+                f"hypothesis words needs {len(ref_words) * len(hyp_words)} cells, more than the limit "
+                f"of {max_cells} (max_alignment_cells)"
             )
-        edits = align(keys.encode(ref_words, where), keys.encode(hyp_words, where))
-        speaker = speakers.get(uid, "-") if speakers is not None else "-"
+        ref_keys = list(map(known, ref_words))
+        hyp_keys = list(map(known, hyp_words))
+        if None in ref_keys or None in hyp_keys:  # words not seen before: checked and added
+            ref_keys = keys.encode(ref_words, _where(uid, source))
+            hyp_keys = keys.encode(hyp_words, _where(uid, source))
+        edits = align(ref_keys, hyp_keys)
+        counts = Counts.from_edits(edits)
         results.append(
-            UtteranceResult(uid, speaker, tuple(ref_words), tuple(hyp_words), edits, Counts.from_edits(edits))
+            UtteranceResult(uid, speakers.get(uid, "-"), tuple(ref_words), tuple(hyp_words), edits, counts)
         )
     return ScoreReport(
         utterances=tuple(results),
@@ -329,7 +341,10 @@ def score_files(
         hyp_channel = {}
 
     source = f"in {os.fspath(hyp_path)} "
-    mapping = _resolve_ids(refs, list(raw_hyps), not case_sensitive, source)
+    if refs.keys() >= raw_hyps.keys():  # every id as in the reference: nothing to resolve
+        mapping = {hid: hid for hid in raw_hyps}
+    else:
+        mapping = _resolve_ids(refs, list(raw_hyps), not case_sensitive, source)
     hyps: dict[str, list[str]] = {}
     for hid, words_ in raw_hyps.items():
         rid = mapping[hid]

@@ -68,6 +68,7 @@ def read_stm(path: str | os.PathLike[str], *, limits: Limits | None = None) -> l
     """
     segments: list[STMSegment] = []
     seen: dict[str, int] = {}
+    new = tuple.__new__  # STMSegment(...) without its Python-level __new__
     for number, text in iter_lines(path, limits):
         if text.startswith(";;"):
             continue
@@ -82,8 +83,14 @@ def read_stm(path: str | os.PathLike[str], *, limits: Limits | None = None) -> l
                 number,
             )
         utt_id, channel, speaker = fields[0], fields[1], fields[2]
-        start = _parse_time(fields[3], "start time", path, number)
-        end = _parse_time(fields[4], "end time", path, number)
+        try:
+            start = float(fields[3])
+            end = float(fields[4])
+        except ValueError:
+            start = end = math.nan
+        if start != start or end != end:  # not a number or NaN: say which
+            start = _parse_time(fields[3], "start time", path, number)
+            end = _parse_time(fields[4], "end time", path, number)
         if end < start:
             raise FormatError(f"end time {fields[4]} is before start time {fields[3]}", path, number)
         rest = fields[5:]
@@ -98,7 +105,7 @@ def read_stm(path: str | os.PathLike[str], *, limits: Limits | None = None) -> l
                 number,
             )
         seen[utt_id] = number
-        segments.append(STMSegment(utt_id, channel, speaker, start, end, tuple(rest), label, number))
+        segments.append(new(STMSegment, (utt_id, channel, speaker, start, end, tuple(rest), label, number)))
     return segments
 
 
