@@ -104,10 +104,10 @@ class ScoreReport(namedtuple("ScoreReport", _REPORT_FIELDS, defaults=("none", "s
 
         Words are shown as compared (lower-cased unless case-sensitive).
         """
-        subs: Counter[str] = Counter()
-        dels: Counter[str] = Counter()
-        ins: Counter[str] = Counter()
-        display = _as_is if self.case_sensitive else fold_ascii
+        # raw words first, shown (folded) per distinct word afterwards: fewer calls
+        subs: list[tuple[str, str]] = []
+        dels: list[str] = []
+        ins: list[str] = []
         for u in self.utterances:
             edits = u.edits
             if edits.count("C") == len(edits):  # no errors (most columns of a good system)
@@ -119,20 +119,35 @@ class ScoreReport(namedtuple("ScoreReport", _REPORT_FIELDS, defaults=("none", "s
                     r += 1
                     h += 1
                 elif edit == "S":
-                    subs[f"{display(ref[r])} -> {display(hyp[h])}"] += 1
+                    subs.append((ref[r], hyp[h]))
                     r += 1
                     h += 1
                 elif edit == "D":
-                    dels[display(ref[r])] += 1
+                    dels.append(ref[r])
                     r += 1
                 else:
-                    ins[display(hyp[h])] += 1
+                    ins.append(hyp[h])
                     h += 1
+        display = _as_is if self.case_sensitive else fold_ascii
 
-        def best(counter: Counter[str]) -> list[tuple[str, int]]:
+        def shown(counts: Counter, text) -> dict[str, int]:
+            out: dict[str, int] = {}
+            for key, n in counts.items():
+                key = text(key)
+                out[key] = out.get(key, 0) + n
+            return out
+
+        def pair(words: tuple[str, str]) -> str:
+            return f"{display(words[0])} -> {display(words[1])}"
+
+        def best(counter: dict[str, int]) -> list[tuple[str, int]]:
             return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
 
-        return {"substitutions": best(subs), "deletions": best(dels), "insertions": best(ins)}
+        return {
+            "substitutions": best(shown(Counter(subs), pair)),
+            "deletions": best(shown(Counter(dels), display)),
+            "insertions": best(shown(Counter(ins), display)),
+        }
 
     # -- serialisation ------------------------------------------------------------------------
     def to_dict(self, top_confusions: int = 10) -> dict:
