@@ -85,24 +85,27 @@ def align_sclite(ref: Sequence[Hashable], hyp: Sequence[Hashable]) -> str:
         rows.append(array("i", cur) if compact else cur)
         prev = cur
 
+    # Traceback: sclite takes the diagonal if it is the cheapest (always so for equal words),
+    # else the deletion if it is strictly cheaper than the insertion, else the insertion.
     out: list[str] = []
     i, j = n, m
-    while i > 0 and j > 0:
-        above = rows[i - 1]
-        same = ref[i - 1] == hyp[j - 1]
-        sub = above[j - 1] if same else above[j - 1] + 4
-        dele = above[j] + 3
-        ins = rows[i][j - 1] + 3
-        if sub <= dele and sub <= ins:  # sclite's order: substitution/correct, deletion, insertion
+    while i and j:
+        if ref[i - 1] == hyp[j - 1]:
             i -= 1
             j -= 1
-            out.append("C" if same else "S")
-        elif dele < ins:
+            out.append("C")
+            continue
+        cost = rows[i][j]
+        if cost == rows[i - 1][j - 1] + 4:
             i -= 1
-            out.append("D")
-        else:
+            j -= 1
+            out.append("S")
+        elif cost == rows[i][j - 1] + 3:
             j -= 1
             out.append("I")
+        else:
+            i -= 1
+            out.append("D")
     out.append("D" * i + "I" * j)  # row 0 holds insertions, column 0 deletions
     return "C" * head + "".join(reversed(out)) + "C" * tail
 
