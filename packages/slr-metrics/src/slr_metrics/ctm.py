@@ -20,7 +20,8 @@ import math
 import os
 from collections import namedtuple
 from collections.abc import Iterable, Mapping, Sequence
-from itertools import repeat
+from itertools import groupby, repeat
+from operator import itemgetter
 
 from slr_metrics.errors import FormatError
 from slr_metrics.fileio import atomic_write_text, iter_lines
@@ -166,7 +167,15 @@ def group_contiguous(
     makes it fail; we raise :class:`FormatError` naming the line where the id comes back.
     """
     groups: dict[str, list[str]] = {}
-    last_line: dict[str, int] = {}  # last line of each finished block
+    last_line: dict[str, int] = {}  # last line of each block
+    if tokens is None:  # block by block (groupby and the word column run in C)
+        for uid, block in groupby(words, key=itemgetter(0)):
+            block = list(block)
+            if uid in groups:
+                _not_contiguous(uid, last_line[uid], path, block[0].line)
+            groups[uid] = list(map(itemgetter(4), block))
+            last_line[uid] = block[-1].line
+        return groups
     previous: str | None = None
     current: list[str] = []
     line = 0
@@ -174,20 +183,23 @@ def group_contiguous(
         uid = word.utt_id
         if uid != previous:
             if uid in groups:
-                raise FormatError(
-                    f"lines of utterance {uid!r} are not contiguous "
-                    f"(its previous block ended at line {last_line[uid]}); "
-                    "sort the file by utterance id (sclite rejects such files)",
-                    path,
-                    word.line or None,
-                )
+                _not_contiguous(uid, last_line[uid], path, word.line)
             if previous is not None:
                 last_line[previous] = line
             current = groups[uid] = []
             previous = uid
-        current.append(word.word if tokens is None else tokens[k])
+        current.append(tokens[k])
         line = word.line
     return groups
+
+
+def _not_contiguous(uid: str, last: int, path: str | os.PathLike[str] | None, line: int):
+    raise FormatError(
+        f"lines of utterance {uid!r} are not contiguous (its previous block ended at line {last}); "
+        "sort the file by utterance id (sclite rejects such files)",
+        path,
+        line or None,
+    )
 
 
 def read_ctm(path: str | os.PathLike[str], *, limits: Limits | None = None) -> dict[str, list[str]]:
