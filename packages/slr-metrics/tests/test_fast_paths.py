@@ -111,3 +111,23 @@ def _line_by_line(lines):
         return ctm.parse_ctm_lines(lines, "h.ctm")
     finally:
         ctm._parse_plain_ctm = original
+
+
+def test_sclite_prefix_and_suffix_shortcuts_match_the_literal_programme():
+    """Pairs sharing a prefix and a suffix, with words that come back: the cases where
+    ``align_sclite`` may or may not skip the common prefix (see its docstring)."""
+    import random
+
+    from slr_metrics.align import align_sclite
+    from slr_metrics.align_ref import align_sclite_ref
+
+    rng = random.Random(3)
+    for _ in range(3000):
+        vocab = "ABCD"[: rng.randint(1, 4)]
+        words = [rng.choice(vocab) for _ in range(rng.randint(0, 4))]
+        tail = [rng.choice(vocab) for _ in range(rng.randint(0, 2))]
+        ref = words + [rng.choice(vocab) for _ in range(rng.randint(0, 6))] + tail
+        hyp = words + [rng.choice(vocab) for _ in range(rng.randint(0, 6))] + tail
+        assert align_sclite(ref, hyp) == align_sclite_ref(ref, hyp), (ref, hyp)
+    assert align_sclite(["A", "A"], ["A"]) == "DC"  # the prefix "A" comes back: not skipped
+    assert align_sclite(["A", "B", "C"], ["A", "C"]) == "CDC"
