@@ -4,10 +4,17 @@ Listing 1 (``ssd_minimal_discrete`` in mamba-ssm) is re-implemented here from th
 mamba-ssm does not import on CPU machines. All methods get the same float32 inputs (default:
 batch 16, length 256, 8 heads, head dim 64, state 64, chunk 64); errors are measured against the
 sequential recurrence in float64. Timings interleave the methods and report the median (and the
-best) of ``--repeats`` runs; ratios are against Listing 1 measured in the same run.
+range) of ``--repeats`` runs; ratios are medians over Listing 1's median in the same run (the goal:
+at most 0.5x).
 
     python benchmarks/ssd_bench.py            # prints a Markdown table
     python benchmarks/ssd_bench.py --groups 1 8 --repeats 15
+    python benchmarks/ssd_bench.py --compiled # also torch.compile'd reference and Listing 1
+
+``--compiled`` adds ``ssd_scan(backend="compiled")`` (the reference through ``torch.compile``)
+and Listing 1 through ``torch.compile``; their compile time (the first forward and the first
+forward+backward) is printed separately and excluded from the timings. Ratios stay against
+eager Listing 1.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from slr_models.ops import ssd_scan_ref, ssd_scan_sequential_ref
+from slr_models.ops import ssd_scan, ssd_scan_ref, ssd_scan_sequential_ref
 
 
 def segsum(x: torch.Tensor) -> torch.Tensor:
@@ -63,9 +70,12 @@ def make_inputs(batch, length, heads, headdim, dstate, groups, seed=0):
     return x, dt, A, B, C
 
 
-def methods(chunk):
+def methods(chunk, compiled=False):
     def reference(x, dt, A, B, C):
         return ssd_scan_ref(x, dt, A, B, C, chunk_size=chunk, return_final_states=True)
+
+    def reference_compiled(x, dt, A, B, C):
+        return ssd_scan(x, dt, A, B, C, chunk_size=chunk, return_final_states=True, backend="compiled")
 
     def listing1(x, dt, A, B, C):
         r = x.shape[2] // B.shape[2]
@@ -74,8 +84,30 @@ def methods(chunk):
     def sequential(x, dt, A, B, C):
         return ssd_scan_sequential_ref(x, dt, A, B, C, return_final_states=True)
 
-    return {"slr_models reference (chunked)": reference, "Listing 1 (ssd_minimal_discrete)": listing1,
-            "sequential recurrence": sequential}
+    out = {"slr_models reference (chunked)": reference, "Listing 1 (ssd_minimal_discrete)": listing1,
+           "sequential recurrence": sequential}
+    if compiled:
+        out["slr_models reference, torch.compile (backend='compiled')"] = reference_compiled
+        out["Listing 1, torch.compile"] = torch.compile(listing1)
+    return out
+
+
+def compile_times(fns, inputs):
+    """Seconds of the first forward and the first forward+backward of each compiled method."""
+    out = {}
+    grad = torch.randn_like(inputs[0])
+    leaves = [t.clone().requires_grad_(True) for t in inputs]
+    for name, fn in fns.items():
+        if "torch.compile" not in name:
+            continue
+        start = time.perf_counter()
+        with torch.no_grad():
+            fn(*inputs)
+        middle = time.perf_counter()
+        y, _ = fn(*leaves)
+        torch.autograd.backward([y], [grad])
+        out[name] = (middle - start, time.perf_counter() - middle)
+    return out
 
 
 def time_methods(fns, inputs, backward, repeats, skip):
@@ -131,6 +163,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--no-sequential-backward", action="store_true",
                         help="skip timing forward+backward of the (slow) sequential loop")
+    parser.add_argument("--compiled", action="store_true",
+                        help="also time the reference and Listing 1 through torch.compile")
     args = parser.parse_args()
     if args.length % args.chunk:
         parser.error("--length must be a multiple of --chunk (Listing 1 needs whole chunks)")
@@ -138,13 +172,18 @@ def main() -> None:
     print(f"CPU: {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f} at start")
     print(f"shapes: batch {args.batch}, length {args.length}, heads {args.heads}, head dim {args.headdim}, "
-          f"state {args.dstate}, chunk {args.chunk}, float32; median (best) of {args.repeats} runs\n")
-    fns = methods(args.chunk)
+          f"state {args.dstate}, chunk {args.chunk}, float32; median (min-max) of {args.repeats} runs\n")
+    fns = methods(args.chunk, compiled=args.compiled)
     baseline = "Listing 1 (ssd_minimal_discrete)"
-    print("| groups | method | rel. error vs float64 | forward ms | speed-up | fwd+bwd ms | speed-up |")
+    print("| groups | method | rel. error vs float64 | forward ms | time / Listing 1 | fwd+bwd ms "
+          "| time / Listing 1 |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
+    compiled_notes = []
     for groups in args.groups:
         inputs = make_inputs(args.batch, args.length, args.heads, args.headdim, args.dstate, groups)
+        for name, (fwd_s, bwd_s) in compile_times(fns, inputs).items():
+            compiled_notes.append(f"groups {groups}, {name}: compile {fwd_s:.1f} s (forward) + "
+                                  f"{bwd_s:.1f} s (forward+backward)")
         err = errors(fns, inputs)
         fwd = time_methods(fns, inputs, False, args.repeats, skip=())
         skip = ("sequential recurrence",) if args.no_sequential_backward else ()
@@ -155,10 +194,12 @@ def main() -> None:
                 if name not in table:
                     cells += ["-", "-"]
                     continue
-                med, best = statistics.median(table[name]), min(table[name])
-                ratio = statistics.median(table[baseline]) / med
-                cells += [f"{med * 1e3:.1f} ({best * 1e3:.1f})", f"{ratio:.2f}x"]
+                med, best, worst = statistics.median(table[name]), min(table[name]), max(table[name])
+                ratio = med / statistics.median(table[baseline])
+                cells += [f"{med * 1e3:.1f} ({best * 1e3:.1f}-{worst * 1e3:.1f})", f"{ratio:.2f}x"]
             print("| " + " | ".join(cells) + " |", flush=True)
+    for note in compiled_notes:
+        print(f"\n{note}")
     print(f"\nload average {os.getloadavg()[0]:.1f} at end")
 
 

@@ -1,50 +1,64 @@
 """slr-metrics: word error rate exactly as NIST sclite counts it, PHOENIX scoring protocols,
 STM/CTM files, a sum-reducible training-time accumulator and the ``slr-score`` CLI.
 
-No torch needed; ``slr_metrics.distributed`` imports torch only when called.
+No torch needed; ``slr_metrics.distributed`` imports torch only when called. The names below
+are imported from their modules on first use (``slr-score`` loads only what it runs).
 """
 
 from slr_metrics.__about__ import __version__
-from slr_metrics.accumulator import WERAccumulator
+
+# Imported now: the submodule ``slr_metrics.align`` would otherwise shadow the function ``align``.
 from slr_metrics.align import align, align_levenshtein, align_sclite, align_slrt
-from slr_metrics.counts import Counts
-from slr_metrics.ctm import CTMWord, read_ctm, read_ctm_words, read_hyp, write_ctm, write_hyp
-from slr_metrics.errors import FormatError, OutputError, ScoringError, SlrMetricsError
-from slr_metrics.limits import DEFAULT_LIMITS, Limits
-from slr_metrics.protocols import Protocol, get_protocol, list_protocols
-from slr_metrics.report import ScoreReport, UtteranceResult
-from slr_metrics.scoring import score, score_files
-from slr_metrics.stm import STMSegment, read_stm, stm_to_refs, write_stm
+
+# public name -> module that defines it
+_EXPORTS = {
+    "WERAccumulator": "accumulator",
+    "Counts": "counts",
+    "CTMWord": "ctm",
+    "read_ctm": "ctm",
+    "read_ctm_words": "ctm",
+    "read_hyp": "ctm",
+    "write_ctm": "ctm",
+    "write_hyp": "ctm",
+    "FormatError": "errors",
+    "OutputError": "errors",
+    "ScoringError": "errors",
+    "SlrMetricsError": "errors",
+    "DEFAULT_LIMITS": "limits",
+    "Limits": "limits",
+    "Protocol": "protocols",
+    "get_protocol": "protocols",
+    "list_protocols": "protocols",
+    "ScoreReport": "report",
+    "UtteranceResult": "report",
+    "score": "scoring",
+    "score_files": "scoring",
+    "STMSegment": "stm",
+    "read_stm": "stm",
+    "stm_to_refs": "stm",
+    "write_stm": "stm",
+}
 
 __all__ = [
     "__version__",
-    "DEFAULT_LIMITS",
-    "CTMWord",
-    "Counts",
-    "FormatError",
-    "Limits",
-    "OutputError",
-    "Protocol",
-    "SlrMetricsError",
-    "STMSegment",
-    "ScoreReport",
-    "ScoringError",
-    "UtteranceResult",
-    "WERAccumulator",
     "align",
     "align_levenshtein",
     "align_sclite",
     "align_slrt",
-    "get_protocol",
-    "list_protocols",
-    "read_ctm",
-    "read_ctm_words",
-    "read_hyp",
-    "read_stm",
-    "score",
-    "score_files",
-    "stm_to_refs",
-    "write_ctm",
-    "write_hyp",
-    "write_stm",
+    *_EXPORTS,
 ]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'slr_metrics' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"slr_metrics.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -32,17 +32,22 @@ from collections.abc import Hashable, Sequence
 
 __all__ = ["ALIGNERS", "align", "align_levenshtein", "align_sclite", "align_slrt"]
 
-# Back pointer codes of the sclite programme.
-_SUB, _DEL, _INS = 0, 1, 2
-
-
 def align_sclite(ref: Sequence[Hashable], hyp: Sequence[Hashable]) -> str:
     """sclite's alignment of ``ref`` (length ``n``) and ``hyp`` (length ``m``).
 
-    Runs in O(n * m) time with one ``bytearray`` of back pointers per reference word. A common
-    suffix is matched without running the programme: at a cell whose two words are equal the
-    diagonal costs 0 and neighbouring cells differ by at most 3, so sclite's rule always picks
-    the diagonal there.
+    Runs in O(n * m) time. The programme keeps only the cost rows; the traceback recomputes
+    sclite's choice (the back pointer) at each of the ``n + m`` cells it visits from the three
+    neighbouring costs, which gives the same pointer as storing it. A common suffix is matched
+    without running the programme: at a cell whose two words are equal the diagonal costs 0 and
+    neighbouring cells differ by at most 3, so sclite's rule always picks the diagonal there.
+
+    A common prefix of ``k`` words is matched without the programme too when its last word
+    ``w`` appears nowhere after it (in ``ref[k:]`` or ``hyp[k:]``; else ``k`` shrinks until that
+    holds): costs with both indices at least ``k`` equal the rest's programme (the corner costs 0
+    and a margin cell ``(k, j)`` costs ``3 (j - k)``), and a traceback reaching row ``k`` at
+    ``j > k`` sees substitution ``3 (j - k) + 4``, deletion ``3 (j - k) + 6`` and insertion
+    ``3 (j - k)`` unless ``hyp[j - 1] == w``, so it inserts along the margin to ``(k, k)``, as
+    the trimmed traceback does (column ``k`` likewise).
     """
     n, m = len(ref), len(hyp)
     tail = 0
@@ -50,49 +55,59 @@ def align_sclite(ref: Sequence[Hashable], hyp: Sequence[Hashable]) -> str:
         tail += 1
     n -= tail
     m -= tail
+    head = 0
+    while head < n and head < m and ref[head] == hyp[head]:
+        head += 1
+    while head and (ref[head - 1] in ref[head:n] or ref[head - 1] in hyp[head:m]):
+        head -= 1  # see the docstring: only a last prefix word that does not come back is safe
+    n -= head
+    m -= head
     if n == 0 or m == 0:
-        return "D" * n + "I" * m + "C" * tail
+        return "C" * head + "D" * n + "I" * m + "C" * tail
+    if head or tail:
+        ref, hyp = ref[head : head + n], hyp[head : head + m]
 
-    prev = list(range(0, 3 * m + 1, 3))  # costs of row i - 1, columns 0..m
-    backs: list[bytearray] = []
-    for i in range(n):
-        word = ref[i]
-        left = prev[0] + 3  # column 0 of row i + 1: deletions only
+    # Cell (i, j) from its diagonal d = (i-1, j-1), up u = (i-1, j) and left (i, j-1) neighbours:
+    # the minimum of d (+4 unless the words are equal), u + 3 and left + 3, whichever sclite picks.
+    # Equal words always give d (neighbouring cells differ by at most 3); otherwise
+    # min(u, left) + 3 beats d + 4 exactly when min(u, left) <= d. (A comprehension: no
+    # per-cell method calls.)
+    prev = list(range(0, 3 * m + 1, 3))  # costs of row 0 (insertions only), columns 0..m
+    rows: list = [prev]
+    compact = n * m > 1 << 16  # long utterances: rows kept as 4-byte arrays (a list costs 8-36 bytes a cell)
+    for word in ref:
+        left = prev[0] + 3  # column 0: deletions only
         cur = [left]
-        back = bytearray(m + 1)
-        back[0] = _DEL
-        for j in range(1, m + 1):
-            sub = prev[j - 1] if hyp[j - 1] == word else prev[j - 1] + 4
-            dele = prev[j] + 3
-            ins = left + 3
-            if sub <= dele and sub <= ins:
-                left = sub
-            elif dele < ins:
-                left = dele
-                back[j] = _DEL
-            else:
-                left = ins
-                back[j] = _INS
-            cur.append(left)
-        backs.append(back)
+        cur += [
+            left := d if other == word else (b + 3 if (b := u if u < left else left) <= d else d + 4)
+            for d, u, other in zip(prev, prev[1:], hyp)
+        ]
+        rows.append(array("i", cur) if compact else cur)
         prev = cur
 
+    # Traceback: sclite takes the diagonal if it is the cheapest (always so for equal words),
+    # else the deletion if it is strictly cheaper than the insertion, else the insertion.
     out: list[str] = []
     i, j = n, m
-    while i > 0 and j > 0:
-        code = backs[i - 1][j]
-        if code == _SUB:
+    while i and j:
+        if ref[i - 1] == hyp[j - 1]:
             i -= 1
             j -= 1
-            out.append("C" if ref[i] == hyp[j] else "S")
-        elif code == _DEL:
+            out.append("C")
+            continue
+        cost = rows[i][j]
+        if cost == rows[i - 1][j - 1] + 4:
             i -= 1
-            out.append("D")
-        else:
+            j -= 1
+            out.append("S")
+        elif cost == rows[i][j - 1] + 3:
             j -= 1
             out.append("I")
+        else:
+            i -= 1
+            out.append("D")
     out.append("D" * i + "I" * j)  # row 0 holds insertions, column 0 deletions
-    return "".join(reversed(out)) + "C" * tail
+    return "C" * head + "".join(reversed(out)) + "C" * tail
 
 
 def align_levenshtein(ref: Sequence[Hashable], hyp: Sequence[Hashable]) -> str:

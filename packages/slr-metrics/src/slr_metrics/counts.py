@@ -3,20 +3,25 @@
 WER over a corpus is ``100 * (S + D + I) / N`` of the *summed* counts. Averaging per-utterance
 or per-rank WERs weights short utterances (or small shards) too much, so everything in this
 package adds counts and divides once at the end.
+
+The record types of this package (:class:`Counts`, :class:`~slr_metrics.STMSegment`, ...) are
+immutable named tuples rather than dataclasses: ``slr-score`` would otherwise spend longer
+importing :mod:`dataclasses` (and :mod:`inspect`) than scoring a test set.
 """
 
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 __all__ = ["Counts"]
 
+_FIELDS = ("N", "C", "S", "D", "I", "utterances", "utterance_errors")
 
-@dataclass(frozen=True)
-class Counts:
-    """Word counts of one utterance or of many (they add).
+
+class Counts(namedtuple("Counts", _FIELDS, defaults=(0,) * len(_FIELDS))):
+    """Word counts of one utterance or of many (they add); an immutable named tuple.
 
     Attributes:
         N: reference words (``C + S + D``).
@@ -28,15 +33,8 @@ class Counts:
         utterance_errors: utterances with at least one error (sclite's ``S.Err``).
     """
 
-    N: int = 0
-    C: int = 0
-    S: int = 0
-    D: int = 0
-    I: int = 0  # noqa: E741 - sclite's name
-    utterances: int = 0
-    utterance_errors: int = 0
-
-    FIELDS = ("N", "C", "S", "D", "I", "utterances", "utterance_errors")
+    __slots__ = ()
+    FIELDS = _FIELDS
 
     @classmethod
     def from_edits(cls, edits: str) -> Counts:
@@ -63,20 +61,16 @@ class Counts:
     def __add__(self, other: Counts) -> Counts:
         if not isinstance(other, Counts):
             return NotImplemented
-        return Counts(*(a + b for a, b in zip(self.to_list(), other.to_list(), strict=True)))
+        return Counts(*(a + b for a, b in zip(self, other, strict=True)))
 
     @classmethod
     def total(cls, items: Iterable[Counts]) -> Counts:
         """Sum of ``items`` (an empty sum is all zeros)."""
-        acc = [0] * len(cls.FIELDS)
-        for item in items:
-            for k, v in enumerate(item.to_list()):
-                acc[k] += v
-        return cls(*acc)
+        return cls(*map(sum, zip(*items)))  # no items: zip() is empty and all counts are 0
 
     def to_list(self) -> list[int]:
         """``[N, C, S, D, I, utterances, utterance_errors]``: the vector to all-reduce."""
-        return [self.N, self.C, self.S, self.D, self.I, self.utterances, self.utterance_errors]
+        return list(self)
 
     @classmethod
     def from_list(cls, values: Sequence[int | float]) -> Counts:

@@ -16,14 +16,17 @@ utterance; from the 1001st word on (``10.00`` sorts before ``2.00``) the order b
 
 from __future__ import annotations
 
+import math
 import os
+from collections import namedtuple
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from itertools import groupby, repeat
+from operator import itemgetter
 
 from slr_metrics.errors import FormatError
 from slr_metrics.fileio import atomic_write_text, iter_lines
 from slr_metrics.limits import Limits
-from slr_metrics.text import split_ws
+from slr_metrics.text import split_ws, splits_like_c
 
 __all__ = [
     "CTMWord",
@@ -38,9 +41,13 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class CTMWord:
-    """One CTM line.
+_CTM_FIELDS = (
+    "utt_id", "channel", "start", "duration", "word", "confidence", "start_text", "duration_text", "line"
+)
+
+
+class CTMWord(namedtuple("CTMWord", _CTM_FIELDS, defaults=(None, "", "", 0))):
+    """One CTM line (an immutable named tuple).
 
     Attributes:
         utt_id: recording/utterance id.
@@ -54,15 +61,7 @@ class CTMWord:
         line: 1-based line number in the file (0 when built in memory).
     """
 
-    utt_id: str
-    channel: str
-    start: float
-    duration: float
-    word: str
-    confidence: float | None = None
-    start_text: str = ""
-    duration_text: str = ""
-    line: int = 0
+    __slots__ = ()
 
 
 def ctm_start_text(index: int) -> str:
@@ -95,33 +94,68 @@ def read_ctm_words(path: str | os.PathLike[str], *, limits: Limits | None = None
 
 def parse_ctm_lines(lines: Iterable[tuple[int, str]], path: str | os.PathLike[str]) -> list[CTMWord]:
     """:func:`read_ctm_words` on ``(line_number, text)`` pairs already read from ``path``."""
-    words: list[CTMWord] = []
+    lines = list(lines)
+    words = _parse_plain_ctm(lines)
+    if words is not None:
+        return words
+    words = []
+    append = words.append
+    new = tuple.__new__  # CTMWord(...) without its Python-level __new__: this loop is slr-score's busiest
     for number, text in lines:
-        if text.startswith(";"):
+        if text[:1] == ";":
             continue
         fields = split_ws(text)
-        if not fields:
-            continue
-        if len(fields) not in (5, 6):
+        count = len(fields)
+        if count != 5 and count != 6:
+            if not fields:
+                continue
             raise FormatError(
                 "expected '<id> <channel> <start> <duration> <word> [<confidence>]', "
-                f"got {len(fields)} field(s)",
+                f"got {count} field(s)",
                 path,
                 line=number,
             )
-        start = _number(fields[2], "start time", path, number)
-        duration = _number(fields[3], "duration", path, number)
-        if duration < 0:
+        try:
+            start = float(fields[2])
+            duration = float(fields[3])
+        except ValueError:
+            start = duration = math.nan
+        if not duration >= 0 or start != start:  # NaN, negative or not a number: say which
+            start = _number(fields[2], "start time", path, number)
+            duration = _number(fields[3], "duration", path, number)
             raise FormatError(f"negative duration {fields[3]}", path, line=number)
         confidence = None
-        if len(fields) == 6 and fields[5].upper() != "NA":
+        if count == 6 and fields[5].upper() != "NA":
             confidence = _number(fields[5], "confidence", path, number)
-        words.append(
-            CTMWord(
-                fields[0], fields[1], start, duration, fields[4], confidence, fields[2], fields[3], number
-            )
-        )
+        uid, channel, start_text, duration_text, word = fields[:5]
+        row = (uid, channel, start, duration, word, confidence, start_text, duration_text, number)
+        append(new(CTMWord, row))
     return words
+
+
+def _parse_plain_ctm(lines: list[tuple[int, str]]) -> list[CTMWord] | None:
+    """:func:`parse_ctm_lines` of the common file, column by column: every line ASCII with 5
+    fields, no comment, blank or bad line; ``None`` for any other file (read line by line)."""
+    if not lines:
+        return []
+    numbers, texts = zip(*lines)
+    joined = "\n".join(texts)
+    if ";" in joined or not splits_like_c(joined):
+        return None
+    rows = list(map(str.split, texts))
+    if set(map(len, rows)) != {5}:
+        return None
+    ids, channels, start_texts, duration_texts, tokens = zip(*rows)
+    try:
+        starts = list(map(float, start_texts))
+        durations = list(map(float, duration_texts))
+    except ValueError:
+        return None
+    if any(map(math.isnan, starts)) or any(map(math.isnan, durations)) or min(durations) < 0:
+        return None
+    confidences = repeat(None)
+    columns = zip(ids, channels, starts, durations, tokens, confidences, start_texts, duration_texts, numbers)
+    return list(map(tuple.__new__, repeat(CTMWord), columns))
 
 
 def group_contiguous(
@@ -133,22 +167,39 @@ def group_contiguous(
     makes it fail; we raise :class:`FormatError` naming the line where the id comes back.
     """
     groups: dict[str, list[str]] = {}
-    last_line: dict[str, int] = {}
+    last_line: dict[str, int] = {}  # last line of each block
+    if tokens is None:  # block by block (groupby and the word column run in C)
+        for uid, block in groupby(words, key=itemgetter(0)):
+            block = list(block)
+            if uid in groups:
+                _not_contiguous(uid, last_line[uid], path, block[0].line)
+            groups[uid] = list(map(itemgetter(4), block))
+            last_line[uid] = block[-1].line
+        return groups
     previous: str | None = None
+    current: list[str] = []
+    line = 0
     for k, word in enumerate(words):
         uid = word.utt_id
-        if uid != previous and uid in groups:
-            raise FormatError(
-                f"lines of utterance {uid!r} are not contiguous "
-                f"(its previous block ended at line {last_line[uid]}); "
-                "sort the file by utterance id (sclite rejects such files)",
-                path,
-                line=word.line or None,
-            )
-        groups.setdefault(uid, []).append(word.word if tokens is None else tokens[k])
-        last_line[uid] = word.line
-        previous = uid
+        if uid != previous:
+            if uid in groups:
+                _not_contiguous(uid, last_line[uid], path, word.line)
+            if previous is not None:
+                last_line[previous] = line
+            current = groups[uid] = []
+            previous = uid
+        current.append(tokens[k])
+        line = word.line
     return groups
+
+
+def _not_contiguous(uid: str, last: int, path: str | os.PathLike[str] | None, line: int):
+    raise FormatError(
+        f"lines of utterance {uid!r} are not contiguous (its previous block ended at line {last}); "
+        "sort the file by utterance id (sclite rejects such files)",
+        path,
+        line=line or None,
+    )
 
 
 def read_ctm(path: str | os.PathLike[str], *, limits: Limits | None = None) -> dict[str, list[str]]:

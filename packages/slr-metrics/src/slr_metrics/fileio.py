@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from collections.abc import Iterable, Iterator
 
 from slr_metrics.errors import FormatError, OutputError
@@ -88,16 +87,14 @@ def iter_lines(path: str | os.PathLike[str], limits: Limits | None = None) -> It
                     data = data[len(_BOM) :]
             if not chunk:  # end of file: the last line may lack its newline
                 if data:
-                    yield from _decode_lines([data], number, path, limits)
+                    yield from _decode_block(data, number, path, limits)
                 return
             cut = data.rfind(b"\n")
             if cut < 0:
                 pending = data
             else:
-                pieces = data[:cut].split(b"\n")
                 pending = data[cut + 1 :]
-                yield from _decode_lines(pieces, number, path, limits)
-                number += len(pieces)
+                number = yield from _decode_block(data[:cut], number, path, limits)
             if len(pending) > limits.max_line_bytes + 1:  # + 1: room for a "\r"
                 _check_line_count(number + 1, path, limits)
                 raise FormatError(
@@ -112,6 +109,35 @@ def _check_line_count(number: int, path: str | os.PathLike[str], limits: Limits)
         raise FormatError(
             f"file holds more than the limit of {limits.max_lines} lines (max_lines)", path, line=number
         )
+
+
+def _decode_block(
+    block: bytes, before: int, path: str | os.PathLike[str], limits: Limits
+) -> Iterator[tuple[int, str]]:
+    """Lines ``before + 1, ...`` of ``block`` (lines joined by ``\\n``), checked against ``limits``;
+    returns the number of the last line.
+
+    Decodes the whole block at once; only a block that breaks a rule goes line by line
+    (:func:`_decode_lines`), to name the first line at fault.
+    """
+    try:
+        text = block.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None:
+        lines = text.split("\n")
+        if "\r" in text:
+            lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+        last = before + len(lines)
+        max_line = limits.max_line_bytes
+        if last <= limits.max_lines and (
+            len(block) <= max_line or (text.isascii() and max(map(len, lines)) <= max_line)
+        ):
+            yield from zip(range(before + 1, last + 1), lines)
+            return last
+    pieces = block.split(b"\n")
+    yield from _decode_lines(pieces, before, path, limits)
+    return before + len(pieces)
 
 
 def _decode_lines(
@@ -220,6 +246,8 @@ def atomic_write_text(
         mode = 0o644
     except OSError as exc:
         raise OutputError(f"cannot write: {exc.strerror or exc}", user, errno=exc.errno) from exc
+    import tempfile  # here: slr-score imports it only to write --pra
+
     try:
         fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(real) + ".", suffix=".tmp", dir=folder)
     except OSError as exc:

@@ -16,7 +16,7 @@ field                     default            environment variable (``slr-score``
 ========================  =================  =================================================
 
 ``max_alignment_cells`` bounds ``len(ref) * len(hyp)`` of one utterance (the aligners keep an
-``(n + 1) x (m + 1)`` table of 1 byte (sclite, SLRT) or 4 bytes (Levenshtein) per cell; 10**7
+``(n + 1) x (m + 1)`` table of 1 byte (SLRT) or 4 bytes (sclite, Levenshtein) per cell; 10**7
 cells is about 3000 x 3000 words, a few seconds and under ~60 MB). A regular file larger than
 ``max_file_bytes`` is refused before it is read; pipes, FIFOs and character devices are read up
 to the limits and refused as soon as one is exceeded.
@@ -25,8 +25,8 @@ to the limits and refused as soon as one is exceeded.
 from __future__ import annotations
 
 import os
+from collections import namedtuple
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
 
 __all__ = ["DEFAULT_LIMITS", "ENV_VARS", "Limits"]
 
@@ -38,28 +38,33 @@ ENV_VARS = {
     "max_alignment_cells": "SLR_SCORE_MAX_ALIGNMENT_CELLS",
 }
 
+_Fields = namedtuple("Limits", tuple(ENV_VARS), defaults=(256 * 2**20, 2**20, 5_000_000, 10_000_000))
 
-@dataclass(frozen=True)
-class Limits:
+
+class Limits(_Fields):
     """Bounds on what one read or one scoring run may consume (all positive whole numbers).
 
+    An immutable named tuple (see :mod:`slr_metrics.counts` for why not a dataclass), validated
+    when built; ``limits._replace(max_lines=10)`` validates the copy too.
+
     Attributes:
-        max_file_bytes: bytes one input file may hold.
-        max_line_bytes: bytes one line may hold (without its ``\\n`` / ``\\r\\n``).
-        max_lines: lines one input file may hold (blank and comment lines included).
-        max_alignment_cells: ``len(ref) * len(hyp)`` one utterance may need.
+        max_file_bytes: bytes one input file may hold (default 256 MiB).
+        max_line_bytes: bytes one line may hold (without its ``\\n`` / ``\\r\\n``; default 1 MiB).
+        max_lines: lines one input file may hold (blank and comment lines included; default 5,000,000).
+        max_alignment_cells: ``len(ref) * len(hyp)`` one utterance may need (default 10,000,000).
     """
 
-    max_file_bytes: int = 256 * 2**20
-    max_line_bytes: int = 2**20
-    max_lines: int = 5_000_000
-    max_alignment_cells: int = 10_000_000
+    __slots__ = ()
 
-    def __post_init__(self) -> None:
-        for item in fields(self):
-            value = getattr(self, item.name)
+    def __new__(cls, *args: int, **kwargs: int) -> Limits:
+        self = super().__new__(cls, *args, **kwargs)
+        for name, value in zip(cls._fields, self, strict=True):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"Limits.{item.name} must be a positive whole number, got {value!r}")
+                raise ValueError(f"Limits.{name} must be a positive whole number, got {value!r}")
+        return self
+
+    def _replace(self, **changes: int) -> Limits:
+        return type(self)(**{**self._asdict(), **changes})
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, base: Limits | None = None) -> Limits:
@@ -71,7 +76,7 @@ class Limits:
         """
         environ = os.environ if environ is None else environ
         base = base or DEFAULT_LIMITS
-        values = {item.name: getattr(base, item.name) for item in fields(base)}
+        values = base._asdict()
         for name, variable in ENV_VARS.items():
             text = environ.get(variable)
             if text is None or text.strip() == "":

@@ -15,7 +15,6 @@ expressions in order.
 
 from __future__ import annotations
 
-import re
 from itertools import groupby
 
 __all__ = [
@@ -42,7 +41,7 @@ _P2014_LITERAL = (
     ("__PU__", ""),
     ("__LEFTHAND__", ""),
 )
-_P2014_RAUM = re.compile(r"([A-Z][A-Z])RAUM")  # sed 's,\([A-Z][A-Z]\)RAUM,\1,g' (C locale)
+_P2014_RAUM = r"([A-Z][A-Z])RAUM"  # sed 's,\([A-Z][A-Z]\)RAUM,\1,g' (C locale)
 _GREP_DROP = ("__LEFTHAND__", "__EPENTHESIS__", "__EMOTION__")
 
 
@@ -66,7 +65,7 @@ def official_2014_token(token: str) -> str | None:
     if token.endswith("ZEIGEN"):
         token += "-BILDSCHIRM"
     if "RAUM" in token:
-        token = _P2014_RAUM.sub(r"\1", token)
+        token = _RX.p2014_raum.sub(r"\1", token)
     if "-PLUSPLUS" in token:
         token = token.replace("-PLUSPLUS", "")
     if "__" in token and any(marker in token for marker in _GREP_DROP):
@@ -75,8 +74,8 @@ def official_2014_token(token: str) -> str | None:
 
 
 # --- official PHOENIX-2014-T (evaluation/sign-recognition/preprocess.sh), per CTM line ----------
-_P2014T_DUNDER = re.compile(r"__[^_ ]*__")  # grep -v -e ' __[^_ ]*__$' (the whole word)
-_P2014T_RAUM = re.compile(r"\b([A-Z][A-Z]*)RAUM$", re.ASCII)  # sed 's,\b\([A-Z][A-Z]*\)RAUM$,\1,g'
+_P2014T_DUNDER = r"__[^_ ]*__"  # grep -v -e ' __[^_ ]*__$' (the whole word)
+_P2014T_RAUM = r"\b([A-Z][A-Z]*)RAUM$"  # sed 's,\b\([A-Z][A-Z]*\)RAUM$,\1,g' (re.ASCII)
 
 
 def official_2014t_token(token: str) -> str | None:
@@ -90,7 +89,7 @@ def official_2014t_token(token: str) -> str | None:
     ``RAUM`` stays). Repeats are collapsed per utterance by the caller.
     """
     if "__" in token:
-        if any(marker in token for marker in _GREP_DROP) or _P2014T_DUNDER.fullmatch(token):
+        if any(marker in token for marker in _GREP_DROP) or _RX.p2014t_dunder.fullmatch(token):
             return None
     if token.startswith("loc-"):
         token = token[4:]
@@ -99,7 +98,7 @@ def official_2014t_token(token: str) -> str | None:
     if token.startswith("cl-"):
         token = token[3:]
     if token.endswith("RAUM"):
-        token = _P2014T_RAUM.sub(r"\1", token)
+        token = _RX.p2014t_raum.sub(r"\1", token)
     return token
 
 
@@ -116,57 +115,75 @@ _JOIN_LETTERS = (
     (r"([ +][A-Z]) ([A-Z])$", r"\1+\2"),
 )
 _COLLAPSE = (r"(?<![\w-])(\b[A-Z]+(?![\w-])) \1(?![\w-])", r"\1")
-_SLRT_2014 = tuple(
-    (re.compile(p), r)
-    for p, r in (
-        (r"loc-", ""),
-        (r"cl-", ""),
-        (r"qu-", ""),
-        (r"poss-", ""),
-        (r"lh-", ""),
-        (r"S0NNE", "SONNE"),
-        (r"HABEN2", "HABEN"),
-        (r"__EMOTION__", ""),
-        (r"__PU__", ""),
-        (r"__LEFTHAND__", ""),
-        (r"WIE AUSSEHEN", "WIE-AUSSEHEN"),
-        (r"ZEIGEN ", "ZEIGEN-BILDSCHIRM "),
-        (r"ZEIGEN$", "ZEIGEN-BILDSCHIRM"),
-        *_JOIN_LETTERS,
-        (r"([A-Z][A-Z])RAUM", r"\1"),
-        (r"-PLUSPLUS", ""),
-        (r" +", " "),
-        _COLLAPSE,
-        _COLLAPSE,
-        _COLLAPSE,
-        _COLLAPSE,
-        (r" +", " "),
-    )
+_SLRT_2014 = (
+    (r"loc-", ""),
+    (r"cl-", ""),
+    (r"qu-", ""),
+    (r"poss-", ""),
+    (r"lh-", ""),
+    (r"S0NNE", "SONNE"),
+    (r"HABEN2", "HABEN"),
+    (r"__EMOTION__", ""),
+    (r"__PU__", ""),
+    (r"__LEFTHAND__", ""),
+    (r"WIE AUSSEHEN", "WIE-AUSSEHEN"),
+    (r"ZEIGEN ", "ZEIGEN-BILDSCHIRM "),
+    (r"ZEIGEN$", "ZEIGEN-BILDSCHIRM"),
+    *_JOIN_LETTERS,
+    (r"([A-Z][A-Z])RAUM", r"\1"),
+    (r"-PLUSPLUS", ""),
+    (r" +", " "),
+    _COLLAPSE,
+    _COLLAPSE,
+    _COLLAPSE,
+    _COLLAPSE,
+    (r" +", " "),
 )
-_SLRT_2014T = tuple(
-    (re.compile(p), r)
-    for p, r in (
-        (r"__LEFTHAND__", ""),
-        (r"__EPENTHESIS__", ""),
-        (r"__EMOTION__", ""),
-        (r"\b__[^_ ]*__\b", ""),
-        (r"\bloc-([^ ]*)\b", r"\1"),
-        (r"\bcl-([^ ]*)\b", r"\1"),
-        (r"\b([^ ]*)-PLUSPLUS\b", r"\1"),
-        (r"\b([A-Z][A-Z]*)RAUM\b", r"\1"),
-        (r"WIE AUSSEHEN", "WIE-AUSSEHEN"),
-        *_JOIN_LETTERS,
-        (r" +", " "),
-        _COLLAPSE,
-        _COLLAPSE,
-        _COLLAPSE,
-        _COLLAPSE,
-        (r" +", " "),
-    )
+_SLRT_2014T = (
+    (r"__LEFTHAND__", ""),
+    (r"__EPENTHESIS__", ""),
+    (r"__EMOTION__", ""),
+    (r"\b__[^_ ]*__\b", ""),
+    (r"\bloc-([^ ]*)\b", r"\1"),
+    (r"\bcl-([^ ]*)\b", r"\1"),
+    (r"\b([^ ]*)-PLUSPLUS\b", r"\1"),
+    (r"\b([A-Z][A-Z]*)RAUM\b", r"\1"),
+    (r"WIE AUSSEHEN", "WIE-AUSSEHEN"),
+    *_JOIN_LETTERS,
+    (r" +", " "),
+    _COLLAPSE,
+    _COLLAPSE,
+    _COLLAPSE,
+    _COLLAPSE,
+    (r" +", " "),
 )
 
 
-def _apply(rules: tuple[tuple[re.Pattern[str], str], ...], text: str) -> str:
+class _Compiled:
+    """The regular expressions above, compiled on first use (importing :mod:`re` would cost
+    ``slr-score`` more time than scoring a test set with a protocol that needs none)."""
+
+    def __getattr__(self, name: str):
+        import re
+
+        if name == "p2014_raum":
+            value = re.compile(_P2014_RAUM)
+        elif name == "p2014t_dunder":
+            value = re.compile(_P2014T_DUNDER)
+        elif name == "p2014t_raum":
+            value = re.compile(_P2014T_RAUM, re.ASCII)
+        elif name in ("slrt_2014", "slrt_2014t"):
+            value = tuple((re.compile(p), r) for p, r in (_SLRT_2014 if name == "slrt_2014" else _SLRT_2014T))
+        else:
+            raise AttributeError(name)
+        setattr(self, name, value)
+        return value
+
+
+_RX = _Compiled()
+
+
+def _apply(rules: tuple, text: str) -> str:
     text = text.strip()
     for pattern, replacement in rules:
         text = pattern.sub(replacement, text)
@@ -185,7 +202,7 @@ def slrt_clean_2014(words: list[str]) -> list[str]:
     letters) -> ``A+B+C``, repeated words collapse. Like the original, raises if
     ``__EPENTHESIS__`` survives (that function never removes it and then asserts).
     """
-    text = _apply(_SLRT_2014, " ".join(words))
+    text = _apply(_RX.slrt_2014, " ".join(words))
     for marker in _GREP_DROP:
         if marker in text:
             raise ValueError(
@@ -201,4 +218,4 @@ def slrt_clean_2014t(words: list[str]) -> list[str]:
     strips ``loc-``/``cl-`` prefixes, ``-PLUSPLUS`` and ``RAUM`` suffixes, joins single letters
     with ``+``, collapses repeats.
     """
-    return _dedupe(_apply(_SLRT_2014T, " ".join(words)))
+    return _dedupe(_apply(_RX.slrt_2014t, " ".join(words)))

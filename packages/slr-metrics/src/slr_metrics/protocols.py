@@ -24,8 +24,8 @@ every rule with an example, and for which published codebases each protocol repr
 from __future__ import annotations
 
 import os
+from collections import namedtuple
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from slr_metrics.ctm import CTMWord, ctm_start_text, group_contiguous
 from slr_metrics.phoenix_rules import (
@@ -56,9 +56,23 @@ def _collapse_repeats(words: list[str]) -> list[str]:
     return out
 
 
-@dataclass(frozen=True)
-class Protocol:
-    """A named normalisation of references and hypotheses.
+_FIELDS = (
+    "name",
+    "summary",
+    "aligner",
+    "hyp_token",
+    "ref_token",
+    "empty_token",
+    "sort_by_start_text",
+    "collapse_repeats",
+    "hyp_words",
+    "ref_words",
+)
+_DEFAULTS = ("sclite", None, None, None, False, False, _identity, _identity)
+
+
+class Protocol(namedtuple("Protocol", _FIELDS, defaults=_DEFAULTS)):
+    """A named normalisation of references and hypotheses (an immutable named tuple).
 
     Attributes:
         name: registry name (``--protocol``).
@@ -75,16 +89,7 @@ class Protocol:
         ref_words: whole-utterance reference rule.
     """
 
-    name: str
-    summary: str
-    aligner: str = "sclite"
-    hyp_token: TokenFn | None = None
-    ref_token: TokenFn | None = None
-    empty_token: str | None = None
-    sort_by_start_text: bool = False
-    collapse_repeats: bool = False
-    hyp_words: Callable[[list[str]], list[str]] = _identity
-    ref_words: Callable[[list[str]], list[str]] = _identity
+    __slots__ = ()
 
     # -- one utterance ------------------------------------------------------------------------
     def normalize_ref(self, words: Sequence[str]) -> list[str]:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import math
-from collections import Counter
+from collections import Counter, namedtuple
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from functools import cached_property
 
 from slr_metrics.counts import Counts
 from slr_metrics.text import fold_ascii, sclite_word
@@ -15,9 +12,8 @@ from slr_metrics.text import fold_ascii, sclite_word
 __all__ = ["ScoreReport", "UtteranceResult"]
 
 
-@dataclass(frozen=True)
-class UtteranceResult:
-    """One scored utterance.
+class UtteranceResult(namedtuple("UtteranceResult", ("utt_id", "speaker", "ref", "hyp", "edits", "counts"))):
+    """One scored utterance (an immutable named tuple).
 
     Attributes:
         utt_id: utterance id (as in the reference).
@@ -28,12 +24,7 @@ class UtteranceResult:
         counts: counts of this utterance.
     """
 
-    utt_id: str
-    speaker: str
-    ref: tuple[str, ...]
-    hyp: tuple[str, ...]
-    edits: str
-    counts: Counts
+    __slots__ = ()
 
     def columns(self) -> Iterator[tuple[str, str | None, str | None]]:
         """``(edit, ref_word or None, hyp_word or None)`` per alignment column."""
@@ -51,13 +42,19 @@ class UtteranceResult:
                 h += 1
 
 
+def _as_is(word: str) -> str:
+    return word
+
+
 def _upper_ascii(word: str) -> str:
     return "".join(c.upper() if "a" <= c <= "z" else c for c in word)
 
 
-@dataclass(frozen=True)
-class ScoreReport:
-    """Result of :func:`slr_metrics.score` / :func:`slr_metrics.score_files`.
+_REPORT_FIELDS = ("utterances", "protocol", "aligner", "case_sensitive", "ref_path", "hyp_path")
+
+
+class ScoreReport(namedtuple("ScoreReport", _REPORT_FIELDS, defaults=("none", "sclite", False, None, None))):
+    """Result of :func:`slr_metrics.score` / :func:`slr_metrics.score_files` (an immutable named tuple).
 
     Attributes:
         utterances: per-utterance results in reference order.
@@ -67,16 +64,11 @@ class ScoreReport:
         ref_path, hyp_path: the scored files (``None`` for in-memory scoring).
     """
 
-    utterances: tuple[UtteranceResult, ...]
-    protocol: str = "none"
-    aligner: str = "sclite"
-    case_sensitive: bool = False
-    ref_path: str | None = None
-    hyp_path: str | None = None
+    # no ``__slots__ = ()``: instances keep a ``__dict__`` for the id index :meth:`utterance` builds
 
     def with_sources(self, ref_path: str, hyp_path: str) -> ScoreReport:
         """Copy that remembers which files were scored."""
-        return replace(self, ref_path=ref_path, hyp_path=hyp_path)
+        return self._replace(ref_path=ref_path, hyp_path=hyp_path)
 
     @property
     def counts(self) -> Counts:
@@ -89,13 +81,12 @@ class ScoreReport:
         :attr:`Counts.wer`)."""
         return self.counts.wer
 
-    @cached_property
-    def _by_id(self) -> dict[str, UtteranceResult]:
-        return {u.utt_id: u for u in self.utterances}
-
     def utterance(self, utt_id: str) -> UtteranceResult:
         """The result of one utterance (``KeyError`` if it was not scored)."""
-        return self._by_id[utt_id]
+        by_id = self.__dict__.get("_by_id")
+        if by_id is None:
+            by_id = self.__dict__["_by_id"] = {u.utt_id: u for u in self.utterances}
+        return by_id[utt_id]
 
     def speaker_counts(self) -> dict[str, Counts]:
         """Speaker -> summed counts, speakers in order of first appearance."""
@@ -113,22 +104,50 @@ class ScoreReport:
 
         Words are shown as compared (lower-cased unless case-sensitive).
         """
-        subs: Counter[str] = Counter()
-        dels: Counter[str] = Counter()
-        ins: Counter[str] = Counter()
+        # raw words first, shown (folded) per distinct word afterwards: fewer calls
+        subs: list[tuple[str, str]] = []
+        dels: list[str] = []
+        ins: list[str] = []
         for u in self.utterances:
-            for edit, ref, hyp in u.columns():
-                if edit == "S":
-                    subs[f"{self._display(ref)} -> {self._display(hyp)}"] += 1
+            edits = u.edits
+            if edits.count("C") == len(edits):  # no errors (most columns of a good system)
+                continue
+            r = h = 0
+            ref, hyp = u.ref, u.hyp
+            for edit in edits:
+                if edit == "C":
+                    r += 1
+                    h += 1
+                elif edit == "S":
+                    subs.append((ref[r], hyp[h]))
+                    r += 1
+                    h += 1
                 elif edit == "D":
-                    dels[self._display(ref)] += 1
-                elif edit == "I":
-                    ins[self._display(hyp)] += 1
+                    dels.append(ref[r])
+                    r += 1
+                else:
+                    ins.append(hyp[h])
+                    h += 1
+        display = _as_is if self.case_sensitive else fold_ascii
 
-        def best(counter: Counter[str]) -> list[tuple[str, int]]:
+        def shown(counts: Counter, text) -> dict[str, int]:
+            out: dict[str, int] = {}
+            for key, n in counts.items():
+                key = text(key)
+                out[key] = out.get(key, 0) + n
+            return out
+
+        def pair(words: tuple[str, str]) -> str:
+            return f"{display(words[0])} -> {display(words[1])}"
+
+        def best(counter: dict[str, int]) -> list[tuple[str, int]]:
             return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
 
-        return {"substitutions": best(subs), "deletions": best(dels), "insertions": best(ins)}
+        return {
+            "substitutions": best(shown(Counter(subs), pair)),
+            "deletions": best(shown(Counter(dels), display)),
+            "insertions": best(shown(Counter(ins), display)),
+        }
 
     # -- serialisation ------------------------------------------------------------------------
     def to_dict(self, top_confusions: int = 10) -> dict:
@@ -165,6 +184,8 @@ class ScoreReport:
 
     def to_json(self, indent: int | None = None, top_confusions: int = 10) -> str:
         """:meth:`to_dict` as a JSON string (strict JSON: an infinite WER is ``null``)."""
+        import json  # here: slr-score imports it only for --json
+
         return json.dumps(self.to_dict(top_confusions), indent=indent, ensure_ascii=False, allow_nan=False)
 
     # -- text views ---------------------------------------------------------------------------
@@ -195,10 +216,10 @@ class ScoreReport:
         speakers = self.speaker_counts()
         for spk in sorted(speakers):
             lines.append(row(self._display(spk), speakers[spk]))
-        lines.append("|" + "=" * (width - 2) + "|")
-        lines.append(row("Sum/Avg", self.counts))
-        lines.append("`" + "-" * (width - 2) + "'")
         c = self.counts
+        lines.append("|" + "=" * (width - 2) + "|")
+        lines.append(row("Sum/Avg", c))
+        lines.append("`" + "-" * (width - 2) + "'")
         lines.append("")
         wer = f"{c.wer:.2f}%" if math.isfinite(c.wer) else "undefined (no reference words)"
         lines.append(f"WER {wer}  (N={c.N} C={c.C} S={c.S} D={c.D} I={c.I}, {c.utterances} utterances)")

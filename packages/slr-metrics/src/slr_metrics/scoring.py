@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from operator import itemgetter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from slr_metrics.align import ALIGNERS
@@ -54,13 +55,13 @@ class WordKeys:
 
     def encode(self, words: Sequence[str], where: str) -> list[int]:
         """Integer keys of ``words``; ``where`` names the utterance in error messages."""
-        ids = self._ids
-        out = []
-        for word in words:
-            code = ids.get(word)
-            if code is None:
-                code = self._new(word, where)
-            out.append(code)
+        out = list(map(self._ids.get, words))
+        if None in out:  # words not seen before
+            for k, word in enumerate(words):
+                if out[k] is None:
+                    out[k] = self._ids.get(word)
+                    if out[k] is None:
+                        out[k] = self._new(word, where)
         return out
 
     def _new(self, word: str, where: str) -> int:
@@ -107,6 +108,11 @@ def _resolve_ids(
     return mapping
 
 
+def _where(uid: str, source: str | None) -> str:
+    """How error messages name an utterance."""
+    return f"utterance {uid!r}" + (f" ({source})" if source else "")
+
+
 def score_normalized(
     refs: Mapping[str, Sequence[str]],
     hyps: Mapping[str, Sequence[str]],
@@ -130,27 +136,34 @@ def score_normalized(
         ScoringError: an unknown hypothesis id, or an utterance whose ``len(ref) * len(hyp)``
             exceeds ``limits.max_alignment_cells``.
     """
-    _resolve_ids(refs, list(hyps), False, "")
+    if not refs.keys() >= hyps.keys():
+        _resolve_ids(refs, list(hyps), False, "")  # raises, naming the unknown ids
     keys = keys or WordKeys(aligner, case_sensitive)
+    known = keys._ids.get
     align = ALIGNERS[aligner]
     max_cells = (limits or DEFAULT_LIMITS).max_alignment_cells
     missing = protocol.normalize_hyp([])
+    speakers = {} if speakers is None else speakers
     results = []
     for uid, ref_words in refs.items():
         hyp_words = hyps.get(uid)
         if hyp_words is None:
             hyp_words = missing
-        where = f"utterance {uid!r}" + (f" ({source})" if source else "")
         if len(ref_words) * len(hyp_words) > max_cells:
             raise ScoringError(
-                f"{where}: aligning {len(ref_words)} reference with {len(hyp_words)} hypothesis words "
-                f"needs {len(ref_words) * len(hyp_words)} cells, more than the limit of {max_cells} "
-                "(max_alignment_cells)"
+                f"{_where(uid, source)}: aligning {len(ref_words)} reference with {len(hyp_words)} "
+                f"hypothesis words needs {len(ref_words) * len(hyp_words)} cells, more than the limit "
+                f"of {max_cells} (max_alignment_cells)"
             )
-        edits = align(keys.encode(ref_words, where), keys.encode(hyp_words, where))
-        speaker = speakers.get(uid, "-") if speakers is not None else "-"
+        ref_keys = list(map(known, ref_words))
+        hyp_keys = list(map(known, hyp_words))
+        if None in ref_keys or None in hyp_keys:  # words not seen before: checked and added
+            ref_keys = keys.encode(ref_words, _where(uid, source))
+            hyp_keys = keys.encode(hyp_words, _where(uid, source))
+        edits = align(ref_keys, hyp_keys)
+        counts = Counts.from_edits(edits)
         results.append(
-            UtteranceResult(uid, speaker, tuple(ref_words), tuple(hyp_words), edits, Counts.from_edits(edits))
+            UtteranceResult(uid, speakers.get(uid, "-"), tuple(ref_words), tuple(hyp_words), edits, counts)
         )
     return ScoreReport(
         utterances=tuple(results),
@@ -321,21 +334,23 @@ def score_files(
     if fmt == "ctm":
         words = parse_ctm_lines(lines, hyp_path)
         raw_hyps = proto.ctm_hyps(words, hyp_path)
-        hyp_channel = {}
-        for word in words:
-            hyp_channel.setdefault(word.utt_id, (word.channel, word.line))
+        # utterance id -> (channel, line) of its first word: reversed, so that the first one stays
+        hyp_channel = dict(zip(map(itemgetter(0), reversed(words)), map(itemgetter(1, 8), reversed(words))))
     else:
         raw_hyps = {uid: proto.normalize_hyp(w) for uid, w in parse_hyp_lines(lines, hyp_path).items()}
         hyp_channel = {}
 
     source = f"in {os.fspath(hyp_path)} "
-    mapping = _resolve_ids(refs, list(raw_hyps), not case_sensitive, source)
+    if refs.keys() >= raw_hyps.keys():  # every id as in the reference: nothing to resolve
+        mapping = {hid: hid for hid in raw_hyps}
+    else:
+        mapping = _resolve_ids(refs, list(raw_hyps), not case_sensitive, source)
     hyps: dict[str, list[str]] = {}
     for hid, words_ in raw_hyps.items():
         rid = mapping[hid]
         if hid in hyp_channel:
             channel, line = hyp_channel[hid]
-            if fold_ascii(channel) != fold_ascii(channels[rid]):
+            if channel != channels[rid] and fold_ascii(channel) != fold_ascii(channels[rid]):
                 raise FormatError(
                     f"channel {channel!r} of utterance {hid!r} differs from the reference channel "
                     f"{channels[rid]!r}",

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections import namedtuple
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 from slr_metrics.errors import FormatError
 from slr_metrics.fileio import atomic_write_text, iter_lines
@@ -26,9 +26,11 @@ __all__ = ["STMSegment", "read_stm", "write_stm", "stm_to_refs", "PHOENIX_END_TI
 PHOENIX_END_TIME = 1.79769e308
 
 
-@dataclass(frozen=True)
-class STMSegment:
-    """One STM line.
+class STMSegment(
+    namedtuple("STMSegment", ("utt_id", "channel", "speaker", "start", "end", "words", "label", "line"),
+               defaults=(None, 0))
+):
+    """One STM line (an immutable named tuple).
 
     Attributes:
         utt_id: recording/utterance id (first field).
@@ -41,14 +43,7 @@ class STMSegment:
         line: 1-based line number in the file it came from (0 when built in memory).
     """
 
-    utt_id: str
-    channel: str
-    speaker: str
-    start: float
-    end: float
-    words: tuple[str, ...]
-    label: str | None = None
-    line: int = 0
+    __slots__ = ()
 
 
 def _parse_time(text: str, what: str, path: os.PathLike[str] | str, number: int) -> float:
@@ -73,6 +68,7 @@ def read_stm(path: str | os.PathLike[str], *, limits: Limits | None = None) -> l
     """
     segments: list[STMSegment] = []
     seen: dict[str, int] = {}
+    new = tuple.__new__  # STMSegment(...) without its Python-level __new__
     for number, text in iter_lines(path, limits):
         if text.startswith(";;"):
             continue
@@ -87,8 +83,14 @@ def read_stm(path: str | os.PathLike[str], *, limits: Limits | None = None) -> l
                 line=number,
             )
         utt_id, channel, speaker = fields[0], fields[1], fields[2]
-        start = _parse_time(fields[3], "start time", path, number)
-        end = _parse_time(fields[4], "end time", path, number)
+        try:
+            start = float(fields[3])
+            end = float(fields[4])
+        except ValueError:
+            start = end = math.nan
+        if start != start or end != end:  # not a number or NaN: say which
+            start = _parse_time(fields[3], "start time", path, number)
+            end = _parse_time(fields[4], "end time", path, number)
         if end < start:
             raise FormatError(f"end time {fields[4]} is before start time {fields[3]}", path, line=number)
         rest = fields[5:]
@@ -103,7 +105,7 @@ def read_stm(path: str | os.PathLike[str], *, limits: Limits | None = None) -> l
                 line=number,
             )
         seen[utt_id] = number
-        segments.append(STMSegment(utt_id, channel, speaker, start, end, tuple(rest), label, number))
+        segments.append(new(STMSegment, (utt_id, channel, speaker, start, end, tuple(rest), label, number)))
     return segments
 
 

@@ -15,23 +15,34 @@ naming the token: ``@`` (sclite's null word, whose insertion costs 0.001), token
 
 from __future__ import annotations
 
-import re
-
 from slr_metrics.errors import FormatError
 
-__all__ = ["fold_ascii", "sclite_word", "split_ws", "comparison_key", "check_supported"]
+__all__ = ["fold_ascii", "sclite_word", "split_ws", "splits_like_c", "comparison_key", "check_supported"]
 
 # sclite splits on C ``isspace`` characters; Python's str.split() would also split on
 # \x1c-\x1f, U+0085, U+00A0, U+3000 and friends.
-_WS = re.compile(r"[ \t\n\r\f\v]+")
-_PY_ONLY_WS = re.compile("[\x1c-\x1f]")  # whitespace to str.split() but not to C isspace()
+_C_WS = " \t\n\r\f\v"
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_WS = None  # the regular expression of C whitespace, compiled on first use (importing re is slow)
+
+
+def splits_like_c(text: str) -> bool:
+    """Whether ``text.split()`` splits ``text`` exactly where C ``isspace`` does: ASCII text
+    without ``\\x1c``-``\\x1f`` (true of a whole file means true of each of its lines)."""
+    return text.isascii() and not (
+        "\x1c" in text or "\x1d" in text or "\x1e" in text or "\x1f" in text
+    )
 
 
 def split_ws(text: str) -> list[str]:
     """Split on ASCII whitespace (space, tab, newline, CR, FF, VT), dropping empty pieces."""
-    if text.isascii() and _PY_ONLY_WS.search(text) is None:
+    if text.isascii() and not ("\x1c" in text or "\x1d" in text or "\x1e" in text or "\x1f" in text):
         return text.split()  # for such text str.split() splits on exactly the characters above
+    global _WS
+    if _WS is None:
+        import re
+
+        _WS = re.compile(f"[{_C_WS}]+")
     return [piece for piece in _WS.split(text) if piece]
 
 

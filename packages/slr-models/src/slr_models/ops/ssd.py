@@ -73,13 +73,22 @@ def ssd_scan(
         initial_states: ``(batch, heads, headdim, dstate)`` state before position 0.
         return_final_states: also return the ``(batch, heads, headdim, dstate)`` final state.
         backend: ``"reference"`` (pure PyTorch, any device/dtype, differentiable),
-            ``"mamba_ssm"`` (Triton kernel; CUDA, fp32/fp16/bf16) or ``"auto"`` (the kernel
-            when it imported and all tensors are on CUDA, else the reference).
+            ``"compiled"`` (the reference through ``torch.compile``: faster on CPU, but the
+            first call per input signature compiles for tens of seconds; never chosen by
+            ``"auto"``), ``"mamba_ssm"`` (Triton kernel; CUDA, fp32/fp16/bf16) or ``"auto"``
+            (the kernel when it imported and all tensors are on CUDA, else the reference).
 
     Returns:
         ``y (batch, length, heads, headdim)`` in ``x.dtype``, or ``(y, final_states)``.
     """
     _check_shapes(x, dt, A, B, C, D, z, dt_bias, chunk_size, seq_idx, initial_states)
+    if backend == "compiled":
+        from slr_models.ops.ssd_compiled import ssd_scan_compiled
+
+        return ssd_scan_compiled(
+            x, dt, A, B, C, D=D, z=z, dt_bias=dt_bias, dt_softplus=dt_softplus, chunk_size=chunk_size,
+            seq_idx=seq_idx, initial_states=initial_states, return_final_states=return_final_states,
+        )
     kernels = fast_kernels() if backend != "reference" else None
     fast = kernels.mamba_chunk_scan_combined if kernels is not None else None
     which = resolve_backend(
