@@ -234,18 +234,20 @@ def compile_compare(config: str, overrides: list[str], epochs: int | None) -> di
                    "--no-progress", *config_args(config, overrides), "--set", f"train.compile={value}",
                    *(["--epochs", str(epochs)] if epochs else [])]
             started = time.perf_counter()
-            proc = subprocess.run(cmd, env=dict(os.environ, OMP_NUM_THREADS="2"), capture_output=True, text=True)
+            env = dict(os.environ, OMP_NUM_THREADS="2")
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-4000:]}")
             history = json.loads((out / "history.json").read_text())["history"]
             results = json.loads((out / "results.json").read_text())
             best = min((v for e in history for k, v in e.items() if k.startswith("dev_wer_")), default=None)
-            runs[name] = {"wall_seconds": time.perf_counter() - started, "history": history, "best_dev_wer": best,
-                          "train_seconds": sum(e["seconds"] for e in history), "dev_wer": results["dev"]["wer"],
-                          "compile_log": [line.split("torch.compile", 1)[1].strip(" :")
-                                          for line in proc.stderr.splitlines() if "torch.compile" in line][:6]}
-            print(f"{name}: {runs[name]['train_seconds']:.1f} s training, dev WER {runs[name]['dev_wer']:.2f} %",
-                  flush=True)
+            logged = [line.split("torch.compile", 1)[1].strip(" :")
+                      for line in proc.stderr.splitlines() if "torch.compile" in line]
+            runs[name] = {"wall_seconds": time.perf_counter() - started, "history": history,
+                          "best_dev_wer": best, "train_seconds": sum(e["seconds"] for e in history),
+                          "dev_wer": results["dev"]["wer"], "compile_log": logged[:6]}
+            print(f"{name}: {runs[name]['train_seconds']:.1f} s training, "
+                  f"dev WER {runs[name]['dev_wer']:.2f} %", flush=True)
     bests = [r["best_dev_wer"] for r in runs.values()]
     target = max(bests) if None not in bests else None
     for run in runs.values():
@@ -258,20 +260,23 @@ def format_compile_section(info: dict, note: str) -> str:
 
     settings = " ".join([f"--epochs {info['epochs']}"] if info["epochs"] else []
                         + [f'--set "{o}"' for o in info["overrides"]])
+    target = info["target"]
     lines = [COMPILE_SECTION, "", note, "",
-             f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores (load average "
-             f"{os.getloadavg()[0]:.1f} at the end), torch {torch.__version__}. Config `{info['config']}` "
+             f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores "
+             f"(load average {os.getloadavg()[0]:.1f} at the end), torch {torch.__version__}. "
+             f"Config `{info['config']}` "
              f"{settings}, one process, 2 threads, the two runs in turn. "
              "Training seconds include compilation (the first steps and the first dev evaluation). "
              "`.hatch/slr/bin/python benchmarks/train_bench.py --compile-compare "
              f"{settings}`:", "",
              "| train.compile | training seconds | run wall seconds | seconds to dev WER "
-             f"<= {info['target'] if info['target'] is not None else '-'} % | final dev WER (beam, official) |",
+             f"<= {target if target is not None else '-'} % | final dev WER |",
              "| --- | ---: | ---: | ---: | ---: |"]
     for name, run in info["runs"].items():
         to = run["seconds_to_target"]
+        shown = "-" if to is None else f"{to:.1f}"
         lines.append(f"| {'true' if name == 'compiled' else 'false'} | {run['train_seconds']:.1f} | "
-                     f"{run['wall_seconds']:.1f} | {'-' if to is None else f'{to:.1f}'} | {run['dev_wer']:.2f} |")
+                     f"{run['wall_seconds']:.1f} | {shown} | {run['dev_wer']:.2f} |")
     log = info["runs"]["compiled"]["compile_log"]
     if log:
         lines += ["", "The compiled run logged: " + "; ".join(f"`{line}`" for line in log) + "."]
@@ -306,7 +311,8 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
     parser.add_argument("--compile-compare", action="store_true",
                         help="train with train.compile=false, then true, and compare (nothing else)")
-    parser.add_argument("--epochs", type=int, help="--compile-compare: epochs of both runs (default: the config's)")
+    parser.add_argument("--epochs", type=int,
+                        help="--compile-compare: epochs of both runs (default: the config's)")
     parser.add_argument("--note", default="", help="--compile-compare: a line printed above the table")
     args = parser.parse_args()
     if args.compile_compare:
