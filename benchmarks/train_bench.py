@@ -258,7 +258,7 @@ def compile_compare(config: str, overrides: list[str], epochs: int | None) -> di
 def format_compile_section(info: dict, note: str) -> str:
     import torch
 
-    settings = " ".join([f"--epochs {info['epochs']}"] if info["epochs"] else []
+    settings = " ".join(([f"--epochs {info['epochs']}"] if info["epochs"] else [])
                         + [f'--set "{o}"' for o in info["overrides"]])
     target = info["target"]
     lines = [COMPILE_SECTION, "", note, "",
