@@ -29,7 +29,7 @@ evaluation after the epoch). ``--write`` replaces the "Training" section of
 
 ``--compile-compare`` instead trains the config twice in turn, ``train.compile=false`` then
 ``true`` (same seed, same batches), and reports each run's training seconds (compilation
-included: it happens in the first steps and the first evaluation), the seconds to the same dev
+included: it happens in the first steps; the run's wall time adds the evaluation's), the seconds to the same dev
 WER (the worse of the two runs' best dev WERs, so both reach it), the final dev WER and what the
 Trainer logged about compilation; ``--epochs`` shortens both runs, ``--write`` replaces the
 "train.compile" section of ``benchmarks/RESULTS.md``::
@@ -241,8 +241,8 @@ def compile_compare(config: str, overrides: list[str], epochs: int | None) -> di
             history = json.loads((out / "history.json").read_text())["history"]
             results = json.loads((out / "results.json").read_text())
             best = min((v for e in history for k, v in e.items() if k.startswith("dev_wer_")), default=None)
-            logged = [line.split("torch.compile", 1)[1].strip(" :")
-                      for line in proc.stderr.splitlines() if "torch.compile" in line]
+            logged = [line.split("torch.compile: ", 1)[1].strip()
+                      for line in proc.stderr.splitlines() if "torch.compile: " in line]
             runs[name] = {"wall_seconds": time.perf_counter() - started, "history": history,
                           "best_dev_wer": best, "train_seconds": sum(e["seconds"] for e in history),
                           "dev_wer": results["dev"]["wer"], "compile_log": logged[:6]}
@@ -266,7 +266,8 @@ def format_compile_section(info: dict, note: str) -> str:
              f"(load average {os.getloadavg()[0]:.1f} at the end), torch {torch.__version__}. "
              f"Config `{info['config']}` "
              f"{settings}, one process, 2 threads, the two runs in turn. "
-             "Training seconds include compilation (the first steps and the first dev evaluation). "
+             "Training seconds are the Trainer's (optimiser steps, training compilation included); the "
+             "run's wall seconds add corpus, evaluation (and its compilation) and the final scoring. "
              "`.hatch/slr/bin/python benchmarks/train_bench.py --compile-compare "
              f"{settings}`:", "",
              "| train.compile | training seconds | run wall seconds | seconds to dev WER "
