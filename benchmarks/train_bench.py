@@ -29,8 +29,8 @@ evaluation after the epoch). ``--write`` replaces the "Training" section of
 
 ``--compile-compare`` instead trains the config twice in turn, ``train.compile=false`` then
 ``true`` (same seed, same batches), and reports each run's training seconds (compilation
-included: it happens in the first steps; the run's wall time adds the evaluation's), the seconds to the same dev
-WER (the worse of the two runs' best dev WERs, so both reach it), the final dev WER and what the
+included: it happens in the first steps; the run's wall time adds the evaluation's), the seconds
+to the same dev WER (the worse of the two runs' best dev WERs, so both reach it), the final dev WER and what the
 Trainer logged about compilation; ``--epochs`` shortens both runs, ``--write`` replaces the
 "train.compile" section of ``benchmarks/RESULTS.md``::
 
