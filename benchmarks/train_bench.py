@@ -30,9 +30,9 @@ evaluation after the epoch). ``--write`` replaces the "Training" section of
 ``--compile-compare`` instead trains the config twice in turn, ``train.compile=false`` then
 ``true`` (same seed, same batches), and reports each run's training seconds (compilation
 included: it happens in the first steps; the run's wall time adds the evaluation's), the seconds
-to the same dev WER (the worse of the two runs' best dev WERs, so both reach it), the final dev WER and what the
-Trainer logged about compilation; ``--epochs`` shortens both runs, ``--write`` replaces the
-"train.compile" section of ``benchmarks/RESULTS.md``::
+to the same dev WER (the worse of the two runs' best dev WERs, so both reach it), the final dev
+WER and what the Trainer logged about compilation; ``--epochs`` shortens both runs, ``--write``
+replaces the "train.compile" section of ``benchmarks/RESULTS.md``::
 
     .hatch/slr/bin/python benchmarks/train_bench.py --compile-compare --epochs 1 \
         --set "data.synthetic={num_train: 16, num_dev: 8, num_test: 8}" --set "model.overrides={depth: 1}"
