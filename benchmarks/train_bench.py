@@ -26,6 +26,16 @@ evaluation after the epoch). ``--write`` replaces the "Training" section of
 ``benchmarks/RESULTS.md``.
 
     .hatch/slr/bin/python benchmarks/train_bench.py --write
+
+``--compile-compare`` instead trains the config twice in turn, ``train.compile=false`` then
+``true`` (same seed, same batches), and reports each run's training seconds (compilation
+included: it happens in the first steps; the run's wall time adds the evaluation's), the seconds
+to the same dev WER (the worse of the two runs' best dev WERs, so both reach it), the final dev
+WER and what the Trainer logged about compilation; ``--epochs`` shortens both runs, ``--write``
+replaces the "train.compile" section of ``benchmarks/RESULTS.md``::
+
+    .hatch/slr/bin/python benchmarks/train_bench.py --compile-compare --epochs 1 \
+        --set "data.synthetic={num_train: 16, num_dev: 8, num_test: 8}" --set "model.overrides={depth: 1}"
 """
 
 from __future__ import annotations
@@ -42,6 +52,7 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SECTION = "## Training (`benchmarks/train_bench.py`)"
+COMPILE_SECTION = "## train.compile (`benchmarks/train_bench.py --compile-compare`)"
 
 
 def bare_loop(config_name: str, overrides: list[str]) -> dict:
@@ -203,12 +214,85 @@ def format_section(config: str, rows: list[Row], bare: dict, target: dict | None
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str) -> None:
+def _seconds_to(history: list[dict], target: float) -> float | None:
+    trained = 0.0
+    for entry in history:
+        trained += entry["seconds"]
+        wers = [v for k, v in entry.items() if k.startswith("dev_wer_")]
+        if wers and min(wers) <= target:
+            return trained
+    return None
+
+
+def compile_compare(config: str, overrides: list[str], epochs: int | None) -> dict:
+    """Trains ``config`` with ``train.compile=false`` then ``true`` (one process, 2 threads each)."""
+    runs: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, value in (("eager", "false"), ("compiled", "true")):
+            out = Path(tmp) / name
+            cmd = [sys.executable, "-m", "slr_phoenix", "train", "--out", str(out), "--resume", "none",
+                   "--no-progress", *config_args(config, overrides), "--set", f"train.compile={value}",
+                   *(["--epochs", str(epochs)] if epochs else [])]
+            started = time.perf_counter()
+            env = dict(os.environ, OMP_NUM_THREADS="2")
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-4000:]}")
+            history = json.loads((out / "history.json").read_text())["history"]
+            results = json.loads((out / "results.json").read_text())
+            best = min((v for e in history for k, v in e.items() if k.startswith("dev_wer_")), default=None)
+            logged = [line.split("torch.compile: ", 1)[1].strip()
+                      for line in proc.stderr.splitlines() if "torch.compile: " in line]
+            runs[name] = {"wall_seconds": time.perf_counter() - started, "history": history,
+                          "best_dev_wer": best, "train_seconds": sum(e["seconds"] for e in history),
+                          "dev_wer": results["dev"]["wer"], "compile_log": logged[:6]}
+            print(f"{name}: {runs[name]['train_seconds']:.1f} s training, "
+                  f"dev WER {runs[name]['dev_wer']:.2f} %", flush=True)
+    bests = [r["best_dev_wer"] for r in runs.values()]
+    target = max(bests) if None not in bests else None
+    for run in runs.values():
+        run["seconds_to_target"] = _seconds_to(run["history"], target) if target is not None else None
+    return {"config": config, "overrides": overrides, "epochs": epochs, "target": target, "runs": runs}
+
+
+def format_compile_section(info: dict, note: str) -> str:
+    import torch
+
+    settings = " ".join(([f"--epochs {info['epochs']}"] if info["epochs"] else [])
+                        + [f'--set "{o}"' for o in info["overrides"]])
+    target = info["target"]
+    lines = [COMPILE_SECTION, "", note, "",
+             f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores "
+             f"(load average {os.getloadavg()[0]:.1f} at the end), torch {torch.__version__}. "
+             f"Config `{info['config']}` "
+             f"{settings}, one process, 2 threads, the two runs in turn. "
+             "Training seconds are the Trainer's (optimiser steps, training compilation included); the "
+             "run's wall seconds add corpus, evaluation (and its compilation) and the final scoring. "
+             "`.hatch/slr/bin/python benchmarks/train_bench.py --compile-compare "
+             f"{settings}`:", "",
+             "| train.compile | training seconds | run wall seconds | seconds to dev WER "
+             f"<= {target if target is not None else '-'} % | final dev WER |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for name, run in info["runs"].items():
+        to = run["seconds_to_target"]
+        shown = "-" if to is None else f"{to:.1f}"
+        lines.append(f"| {'true' if name == 'compiled' else 'false'} | {run['train_seconds']:.1f} | "
+                     f"{run['wall_seconds']:.1f} | {shown} | {run['dev_wer']:.2f} |")
+    log = info["runs"]["compiled"]["compile_log"]
+    if log:
+        lines += ["", "The compiled run logged: " + "; ".join(f"`{line}`" for line in log) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(text: str, section: str = SECTION) -> None:
     content = RESULTS.read_text(encoding="utf-8")
-    start = content.find(SECTION)
+    start = content.find(section)
     if start < 0:
-        raise SystemExit(f"{RESULTS}: no '{SECTION}' section to update")
-    end = content.find("\n## ", start + len(SECTION))
+        if section == SECTION:
+            raise SystemExit(f"{RESULTS}: no '{section}' section to update")
+        content, start = content.rstrip("\n") + "\n\n", len(content.rstrip("\n")) + 2
+        content += text
+    end = content.find("\n## ", start + len(section))
     end = len(content) if end < 0 else end + 1
     tmp = RESULTS.with_suffix(".md.tmp")
     tmp.write_text(content[:start] + text + ("\n" if end < len(content) else "") + content[end:], encoding="utf-8")
@@ -226,7 +310,18 @@ def main() -> None:
     parser.add_argument("--time-to-target", action="store_true", help="train the default config here to measure it")
     parser.add_argument("--target", type=float, default=10.0, help="dev WER target in percent")
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
+    parser.add_argument("--compile-compare", action="store_true",
+                        help="train with train.compile=false, then true, and compare (nothing else)")
+    parser.add_argument("--epochs", type=int,
+                        help="--compile-compare: epochs of both runs (default: the config's)")
+    parser.add_argument("--note", default="", help="--compile-compare: a line printed above the table")
     args = parser.parse_args()
+    if args.compile_compare:
+        text = format_compile_section(compile_compare(args.config, args.overrides, args.epochs), args.note)
+        print(text)
+        if args.write:
+            write_section(text, COMPILE_SECTION)
+        return
     rows, bare = measure(args.config, args.overrides, args.deepspeed)
     target = (time_to_target(args.target_run, args.target)
               if args.target_run is not None or args.time_to_target else None)

@@ -50,11 +50,18 @@ def test_overrides_are_parsed_as_yaml_values():
     ("eval.splits=dev", "eval.splits: expected a list, each a string"),
     ("eval.beam_size=2.5", "eval.beam_size: expected an integer"),
     ("train.engine.deepspeed_config=3", "train.engine.deepspeed_config: expected a string or a mapping or null"),
+    ("train.compile=maybe", "train.compile: expected true/false or one of 'auto', got 'maybe'"),
 ])
 def test_bad_values_name_the_file_and_key(override, message):
     with pytest.raises(ConfigError, match=message) as info:
         load_config("tiny", [override])
     assert str(builtin_config_path("tiny")) in str(info.value)
+
+
+@pytest.mark.parametrize("value, expected", [("auto", "auto"), ("true", True), ("false", False)])
+def test_train_compile_override(value, expected):
+    assert load_config("tiny", [f"train.compile={value}"]).train.compile == expected
+    assert load_config("tiny").train.compile is False
 
 
 def test_yaml_syntax_error_names_file_and_line(tmp_path: Path):

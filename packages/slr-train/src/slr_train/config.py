@@ -29,6 +29,7 @@ LossReduction = Literal["sum", "mean_per_target"]
 InitWeights = Literal["auto", "raw", "ema"]
 InitRemap = Literal["auto", "mamba_slr", "none"]
 EMAEvaluate = Literal["both", "ema", "raw"]
+CompileSetting = bool | Literal["auto"]
 
 
 def _check(condition: bool, name: str, message: str) -> None:
@@ -306,7 +307,13 @@ class InitFromConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything the Trainer needs besides the model and the data."""
+    """Everything the Trainer needs besides the model and the data.
+
+    ``compile``: run the model's forward through ``torch.compile`` (:mod:`slr_train.compiling`):
+    ``true``, ``false`` (the default) or ``auto`` (on for CPU with torch inductor and a C compiler
+    and the ``ddp`` engine; eager on CUDA and under DeepSpeed). ``true`` with the ``deepspeed``
+    engine is an error (not supported). A compilation failure falls back to eager with one warning.
+    """
 
     optim: OptimConfig = field(default_factory=OptimConfig)
     precision: PrecisionConfig = field(default_factory=PrecisionConfig)
@@ -321,8 +328,13 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False
     eval_every_epochs: int = 1
+    compile: CompileSetting = False
 
     def __post_init__(self) -> None:
+        _check(isinstance(self.compile, bool) or self.compile == "auto", "compile",
+               f"must be true, false or 'auto', got {self.compile!r}")
+        _check(not (self.compile is True and self.engine.kind == "deepspeed"), "compile",
+               "true is not supported with engine.kind='deepspeed' (use 'auto', eager there, or false)")
         _check(self.eval_every_epochs >= 0, "eval_every_epochs", f"must be >= 0, got {self.eval_every_epochs}")
 
     def to_dict(self) -> dict[str, Any]:

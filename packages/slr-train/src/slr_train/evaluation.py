@@ -18,6 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from slr_train import distributed as D
+from slr_train.compiling import find_compiled
 from slr_train.data import EvalSet, ListBatchSampler, shard_batches
 from slr_train.engines.base import model_inputs
 from slr_train.errors import EvaluationError
@@ -92,7 +93,8 @@ def check_decoder(decoder: Decoder | None) -> Decoder:
     return decoder
 
 
-def _forward(module: nn.Module, batch: Any, device: torch.device, autocast_dtype: torch.dtype | None) -> Any:
+def _forward(module: nn.Module, batch: Any, device: torch.device, autocast_dtype: torch.dtype | None,
+             runner: nn.Module | None = None) -> Any:
     if hasattr(batch, "to"):
         batch = batch.to(device)
     args, kwargs = model_inputs(batch)
@@ -102,18 +104,19 @@ def _forward(module: nn.Module, batch: Any, device: torch.device, autocast_dtype
         kwargs = {k: v.to(param_dtype) if torch.is_tensor(v) and v.is_floating_point() else v
                   for k, v in kwargs.items()}
     with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
-        return module(*args, **kwargs)
+        return (runner or module)(*args, **kwargs)
 
 
 def _decode_shard(module: nn.Module, loader: DataLoader, batches: list[list[int]], decoder: Decoder,
                   to_glosses: Callable[[list[int]], list[str]], accumulator: Any, device: torch.device,
-                  autocast_dtype: torch.dtype | None) -> list[tuple[int, str, list[str]]]:
+                  autocast_dtype: torch.dtype | None,
+                  runner: nn.Module | None) -> list[tuple[int, str, list[str]]]:
     hyps = []
     for indices, batch in zip(batches, loader):
         if len(batch.video_ids) != len(indices):
             raise EvaluationError(f"a batch of {len(indices)} videos arrived with {len(batch.video_ids)} "
                                   "(the dataset skipped some); every evaluation video must load")
-        out = _forward(module, batch, device, autocast_dtype)
+        out = _forward(module, batch, device, autocast_dtype, runner)
         ids = decoder.decode(out.log_probs.float(), out.lengths)
         if len(ids) != len(indices):
             raise EvaluationError(f"decoder returned {len(ids)} hypotheses for a batch of {len(indices)}")
@@ -135,10 +138,12 @@ def evaluate(model: nn.Module, eval_set: EvalSet, to_glosses: Callable[[list[int
     ``glosses``. ``decoder``: an ``slr_models.decoding.Decoder`` (``create_decoder(name, **options)``),
     whose ``decode(log_probs (T, B, V), lengths (B,))`` gives the label ids; default ``greedy``
     (``TypeError`` for anything else, on every rank before any work). The model's train/eval mode
-    and every RNG state are restored afterwards.
+    and every RNG state are restored afterwards. A ``slr_train.compiling.CompiledModel`` in
+    ``model`` (``train.compile``) runs the forward; the module inside it is what is put in eval mode.
     """
     decoder = check_decoder(decoder)
     module = unwrap_model(model)
+    runner = find_compiled(model)
     device = torch.device(device) if device is not None else next(module.parameters()).device
     scorer = scorer or WERScorer()
     rank, world = D.get_rank(), D.get_world_size()
@@ -154,7 +159,7 @@ def evaluate(model: nn.Module, eval_set: EvalSet, to_glosses: Callable[[list[int
             loader = DataLoader(eval_set.dataset, batch_sampler=ListBatchSampler(batches),
                                 collate_fn=eval_set.collate_fn, num_workers=num_workers)
             hyps = _decode_shard(module, loader, batches, decoder, to_glosses, accumulator, device,
-                                 autocast_dtype)
+                                 autocast_dtype, runner)
             counts = accumulator.counts
     except Exception as e:  # reported on every rank below, never swallowed
         local_exc: BaseException | None = e

@@ -27,6 +27,7 @@ from slr_train import distributed as D
 from slr_train.atomic import atomic_write_json
 from slr_train.checkpoint import CheckpointManager
 from slr_train.checkpoint_layout import CheckpointRecord
+from slr_train.compiling import CompileFallback, resolve_compile
 from slr_train.config import TrainConfig
 from slr_train.data import EvalSet, TrainSet, train_loader
 from slr_train.determinism import configure_determinism, seed_everything
@@ -156,7 +157,11 @@ class Trainer:
         accum = cfg.optim.grad_accum_steps
         self.state.batches_per_epoch = batches
         self.state.steps_per_epoch = math.ceil(batches / accum)
-        self.engine = build_engine(self.model, cfg.optim, cfg.precision, self.env, cfg.engine)
+        compile_on, why = resolve_compile(cfg.compile, self.env.device, cfg.engine.kind)
+        if self.env.is_main and cfg.compile is not False:
+            _log.info("%s: %s", why, "compiling the model's forward" if compile_on else "eager")
+        self.engine = build_engine(self.model, cfg.optim, cfg.precision, self.env, cfg.engine,
+                                   compile=compile_on)
         self.scheduler = LRScheduler(self.engine, self._schedule())
         self.ema = ModelEMA(self.engine.module, cfg.ema.decay, cfg.ema.warmup) if cfg.ema.enabled else None
         total = self.scheduler.schedule.total_steps
@@ -255,7 +260,24 @@ class Trainer:
 
     # ------------------------------------------------------------------------------- stepping
     def _train_step(self, window: list[Any]) -> tuple[float, float, int, bool, float]:
-        """One optimiser step over ``window``; returns (mean loss, grad norm, frames, applied, lr)."""
+        """One optimiser step over ``window``; returns (mean loss, grad norm, frames, applied, lr).
+
+        A failed first compiled backward (``CompileFallback``: the model is eager now) reruns the
+        step once from the same RNG state, in one process; with several ranks it is an error
+        (their collectives would diverge).
+        """
+        compiled = self.engine.compiled if self.engine is not None else None
+        rng = capture_rng_state() if compiled is not None and compiled.on_probation else None
+        try:
+            return self._train_step_once(window)
+        except CompileFallback as e:
+            if self.env.distributed or rng is None:
+                raise RuntimeError("torch.compile failed in the backward on this rank; rerun with "
+                                   "train.compile=false") from e
+            restore_rng_state(rng)  # the eager rerun draws the same dropout masks
+            return self._train_step_once(window)
+
+    def _train_step_once(self, window: list[Any]) -> tuple[float, float, int, bool, float]:
         engine = self.engine
         assert engine is not None
         if self.drop_path is not None:
@@ -348,11 +370,12 @@ class Trainer:
                       autocast_dtype=torch.bfloat16 if self.config.precision.dtype == "bf16" else None)
         which = self.config.ema.evaluate
         results = {}
+        model = self.engine.compiled or self.engine.module  # the EMA weights load into the module inside
         if which != "ema" or self.ema is None:
-            results["raw"] = evaluate(self.engine.module, eval_set, self.to_glosses, **kwargs)
+            results["raw"] = evaluate(model, eval_set, self.to_glosses, **kwargs)
         if self.ema is not None and which != "raw":
             with self.ema.applied_to(self.engine.module):
-                results["ema"] = evaluate(self.engine.module, eval_set, self.to_glosses, **kwargs)
+                results["ema"] = evaluate(model, eval_set, self.to_glosses, **kwargs)
         return results
 
     def _end_epoch(self, seconds: float) -> None:
@@ -378,6 +401,10 @@ class Trainer:
                 self._save_best(results)
         state.history.append(entry)
         state.epoch_loss_sum, state.epoch_samples, state.epoch_skipped = 0.0, 0, 0
+        compiled = self.engine.compiled if self.engine is not None else None
+        if compiled is not None and self.env.is_main:
+            _log.info("torch.compile: %s, %d graph(s) compiled so far (recompilations included)",
+                      "eager after a failure" if compiled.eager else "compiled", compiled.graphs_compiled)
         if self.env.is_main:
             atomic_write_json(self.run_dir / "history.json", {"history": state.history, "best": (
                 vars(state.best) if state.best else None)})

@@ -11,10 +11,16 @@ from slr_train.engines.torch_engine import TorchEngine
 
 
 def build_engine(model: nn.Module, optim: OptimConfig, precision: PrecisionConfig, env: DistEnv,
-                 engine: EngineConfig) -> Engine:
-    """``engine.kind == "ddp"``: :class:`TorchEngine`; ``"deepspeed"``: ``DeepSpeedEngine`` (imported lazily)."""
+                 engine: EngineConfig, compile: bool = False) -> Engine:
+    """``engine.kind == "ddp"``: :class:`TorchEngine`; ``"deepspeed"``: ``DeepSpeedEngine`` (imported lazily).
+
+    ``compile`` (the resolved ``train.compile``): the TorchEngine runs the forward through
+    :class:`slr_train.compiling.CompiledModel`; DeepSpeed does not support it (``ValueError``).
+    """
     if engine.kind == "ddp":
-        return TorchEngine(model, optim, precision, env, engine)
+        return TorchEngine(model, optim, precision, env, engine, compile=compile)
+    if compile:
+        raise ValueError("compile: not supported with engine.kind='deepspeed'")
     if engine.kind == "deepspeed":
         from slr_train.engines.deepspeed_engine import DeepSpeedEngine
 

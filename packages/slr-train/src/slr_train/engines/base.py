@@ -48,6 +48,7 @@ class Engine(ABC):
 
     env: DistEnv
     module: nn.Module  # the user's model, unwrapped (EMA, evaluation, drop path)
+    compiled: nn.Module | None = None  # its compiled forward (train.compile), used by evaluation too
 
     @property
     def device(self) -> torch.device:

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from slr_train.compiling import CompiledModel
 from slr_train.config import EngineConfig, OptimConfig, PrecisionConfig
 from slr_train.distributed import DistEnv
 from slr_train.engines.base import Engine, StepResult, model_inputs
@@ -21,10 +22,14 @@ class TorchEngine(Engine):
 
     Gradients of micro-batches before the last one of a step are accumulated locally
     (``DDP.no_sync``) and all-reduced once, on the last backward.
+
+    ``compile``: the forward runs through :class:`~slr_train.compiling.CompiledModel` (``compiled``),
+    built around the inner module before DDP wraps it (compile, then wrap); ``module`` stays the
+    uncompiled model, so checkpoints hold its plain ``state_dict``.
     """
 
     def __init__(self, model: nn.Module, optim: OptimConfig, precision: PrecisionConfig, env: DistEnv,
-                 engine: EngineConfig | None = None) -> None:
+                 engine: EngineConfig | None = None, compile: bool = False) -> None:
         engine = engine or EngineConfig()
         self.env = env
         self.module = model.to(env.device)
@@ -34,12 +39,14 @@ class TorchEngine(Engine):
                                            betas=optim.betas, eps=optim.eps)
         self.clip_grad_norm = optim.clip_grad_norm
         self.autocast_dtype = torch.bfloat16 if precision.dtype == "bf16" else None
+        self.compiled = CompiledModel(model) if compile else None
+        inner: nn.Module = self.compiled if self.compiled is not None else model
         if env.distributed:
             device_ids = [env.device.index] if env.device.type == "cuda" else None
             self.wrapped: nn.Module = DistributedDataParallel(
-                model, device_ids=device_ids, find_unused_parameters=engine.find_unused_parameters)
+                inner, device_ids=device_ids, find_unused_parameters=engine.find_unused_parameters)
         else:
-            self.wrapped = model
+            self.wrapped = inner
         self._sync = True
 
     @property
@@ -63,7 +70,10 @@ class TorchEngine(Engine):
             return self.wrapped(*args, **kwargs)
 
     def backward(self, loss: torch.Tensor) -> None:
-        loss.backward()
+        if self.compiled is not None:
+            self.compiled.backward(loss)  # CompileFallback if the first compiled backward fails
+        else:
+            loss.backward()
 
     def step(self, skip: bool = False) -> StepResult:
         if skip:
