@@ -1,6 +1,7 @@
 """train.compile: config, auto resolution, the eager fallback, clean checkpoints, compiled evaluation."""
 
 import dataclasses
+import os
 import logging
 
 import pytest
