@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 import functools
 import io
+import logging
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -206,8 +207,14 @@ def render_alignment_view(view: AlignmentView, *, max_thumbnails: int = 24) -> R
     heights = {"title": 52, "strip": strip_px, "gap1": 8, "probs": 150, "gap2": 28, "hyp": row_px,
                "gap3": 6 if scored else 0, "ref": row_px if scored else 0, "bottom": 46}
     total_px = sum(heights.values())
-    with plt.rc_context({"font.family": list(font_families())}):  # a list: glyph-by-glyph fallback
-        return _render(plt, view, probs, thumbs, num_frames, axes_px, heights, total_px, scored)
+    font_log = logging.getLogger("matplotlib.font_manager")  # "failed to find font weight" for CJK fonts
+    level = font_log.level
+    font_log.setLevel(logging.ERROR)
+    try:
+        with plt.rc_context({"font.family": list(font_families())}):  # a list: glyph-by-glyph fallback
+            return _render(plt, view, probs, thumbs, num_frames, axes_px, heights, total_px, scored)
+    finally:
+        font_log.setLevel(level)
 
 
 def _render(plt, view: AlignmentView, probs: np.ndarray, thumbs: np.ndarray, num_frames: int, axes_px: float,
