@@ -9,17 +9,55 @@ bases of the packages (``SlrDataError``, ``SlrModelsError``, ``SlrMetricsError``
 
 from __future__ import annotations
 
-from slr_train.errors import LocatedError, format_location
+import os
 
 __all__ = [
     "CheckpointNotFoundError", "ConfigError", "ScoringMismatchError", "SlrPhoenixError", "format_location",
 ]
 
 
-class SlrPhoenixError(LocatedError):
+def format_location(message: str, path: str | None = None, *, line: int | None = None, key=None) -> str:
+    """``path:line: key 'k': message`` with the parts that are known (``message`` alone when none is)."""
+    where = "" if path is None else path if line is None else f"{path}:{line}"
+    if path is None and line is not None:
+        where = f"line {line}"
+    if key is not None:
+        where = f"{where}: key {key!r}" if where else f"key {key!r}"
+    return f"{where}: {message}" if where else message
+
+
+class SlrPhoenixError(Exception):
     """Base class of every error raised by slr_phoenix: ``SlrPhoenixError(message, path=None, *,
-    line=None, key=None)``, the shape slr-train's :class:`~slr_train.errors.LocatedError` gives it
-    (``message``, ``path``, ``line`` e.g. in a YAML config, ``key`` e.g. a config key)."""
+    line=None, key=None)``.
+
+    Attributes:
+        message: what is wrong, without the location.
+        path: the offending file (``None`` when no file is concerned).
+        line: 1-based line number (e.g. in a YAML config), or ``None``.
+        key: the offending entry (a config key), or ``None``.
+    """
+
+    def __init__(self, message: str, path: str | os.PathLike | None = None, *, line: int | None = None,
+                 key=None):
+        self.message = str(message)
+        self.path = None if path is None else os.fspath(path)
+        self.line = line
+        self.key = key
+        super().__init__(format_location(self.message, self.path, line=line, key=key))
+
+    def __str__(self) -> str:  # OSError subclasses would format "[Errno None] ..."
+        return str(self.args[0]) if self.args else ""
+
+    def __reduce__(self):  # picklable with its attributes
+        return (_rebuild_error, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild_error(cls: type, args: tuple, state: dict) -> SlrPhoenixError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, *args)
+    for name, value in state.items():
+        setattr(err, name, value)
+    return err
 
 
 class ConfigError(SlrPhoenixError, ValueError):

@@ -35,11 +35,9 @@ def format_location(message: str, path: str | None = None, *, line: int | None =
     return f"{where}: {message}" if where else message
 
 
-class LocatedError(Exception):
-    """The workspace's error shape: ``(message, path=None, *, line=None, key=None)``, shown as
-    :func:`format_location`, picklable with its attributes (OS-error fields included). The base of
-    :class:`SlrTrainError` and of ``slr_phoenix``'s ``SlrPhoenixError`` (which depends on slr-train);
-    not raised itself.
+class SlrTrainError(Exception):
+    """Base class of every error raised by slr_train: ``SlrTrainError(message, path=None, *,
+    line=None, key=None)``.
 
     Attributes:
         message: what is wrong, without the location.
@@ -66,17 +64,12 @@ class LocatedError(Exception):
         return (_rebuild_error, (type(self), self.args, state))
 
 
-def _rebuild_error(cls: type, args: tuple, state: dict) -> LocatedError:
+def _rebuild_error(cls: type, args: tuple, state: dict) -> SlrTrainError:
     err = cls.__new__(cls)
     Exception.__init__(err, *args)
     for name, value in state.items():
         setattr(err, name, value)
     return err
-
-
-class SlrTrainError(LocatedError):
-    """Base class of every error raised by slr_train: ``SlrTrainError(message, path=None, *,
-    line=None, key=None)`` (see :class:`LocatedError` for the attributes)."""
 
 
 class CheckpointError(SlrTrainError, RuntimeError):
