@@ -33,6 +33,12 @@ def one_of(value: Any, allowed: Iterable[Any]) -> str:
     return f"must be one of {allowed}, got {value!r}{suggestion(value, allowed)}"
 
 
+def check(condition: Any, key: str, message: str) -> None:
+    """Raises :class:`ConfigError` ``key: message`` unless ``condition`` holds."""
+    if not condition:
+        raise ConfigError(f"{key}: {message}")
+
+
 def _dotted(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
