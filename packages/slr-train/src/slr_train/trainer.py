@@ -1,15 +1,14 @@
 """The Trainer: epochs of optimiser steps with checkpoints, evaluation and exact resume.
 
 One optimiser step uses ``grad_accum_steps`` consecutive batches of the epoch (fewer at its
-end). Its loss is the CTC loss of every sample of those batches on every rank (each sample's
-negative log-likelihood, divided by its target length with ``loss.reduction="mean_per_target"``)
-summed and divided by their number, so N ranks x M micro-batches compute the gradient of exactly
-the same global batch as one process would. Non-finite losses (on any rank) or gradient norms
-skip the update. ``init_from`` weights are loaded before the engine is built, only when the run
-does not resume from a checkpoint. Where a run resumes from is :mod:`slr_train.resume`; Ctrl-C
-raises ``TrainingInterrupted`` (a ``KeyboardInterrupt``) and leaves only complete checkpoints.
+end); how its loss makes N ranks x M micro-batches compute the gradient of one global batch, and
+how non-finite losses (on any rank) or gradient norms skip the update, is
+:mod:`slr_train.optimiser_step`. What the step, epoch and best checkpoints hold is
+:mod:`slr_train.trainer_checkpoints`. ``init_from`` weights are loaded before the engine is
+built, only when the run does not resume from a checkpoint. Where a run resumes from is
+:mod:`slr_train.resume`; Ctrl-C raises ``TrainingInterrupted`` (a ``KeyboardInterrupt``) and
+leaves only complete checkpoints.
 """
-
 from __future__ import annotations
 
 import logging
@@ -27,7 +26,7 @@ from slr_train import distributed as D
 from slr_train.atomic import atomic_write_json
 from slr_train.checkpoint import CheckpointManager
 from slr_train.checkpoint_layout import CheckpointRecord
-from slr_train.compiling import CompileFallback, resolve_compile
+from slr_train.compiling import resolve_compile
 from slr_train.config import TrainConfig
 from slr_train.data import EvalSet, TrainSet, train_loader
 from slr_train.determinism import configure_determinism, seed_everything
@@ -36,13 +35,14 @@ from slr_train.engines import Engine, build_engine
 from slr_train.evaluation import EvalResult, WERScorer, check_decoder, evaluate
 from slr_train.feasibility import FeasibilityReport, apply_feasibility_policy, check_ctc_feasibility
 from slr_train.init_from import InitReport, init_model_from
-from slr_train.losses import ctc_loss_sum
 from slr_train.monitor import ProgressBar, ScalarLogger
 from slr_train.nonfinite import NonFiniteGuard, NonFiniteLossError
+from slr_train.optimiser_step import WindowStep, run_optimiser_step
 from slr_train.resume import ResumeSource, find_resume_source, interrupted_at
-from slr_train.rng import capture_rng_state, restore_rng_state
+from slr_train.rng import restore_rng_state
 from slr_train.schedules import (CosineWarmup, DropPathSchedule, LRScheduler, describe_schedule,
                                  optimiser_schedule)
+from slr_train.trainer_checkpoints import best_record, restore_resumed, resumable_record
 from slr_train.trainer_state import BestRecord, TrainerState
 
 _log = logging.getLogger(__name__)
@@ -184,38 +184,14 @@ class Trainer:
         return schedule
 
     # ---------------------------------------------------------------------------- checkpoints
-    def _record(self, kind: str) -> CheckpointRecord:
-        """Collective (the RNG states of every rank): a resumable checkpoint of everything."""
-        assert self.engine is not None
-        return CheckpointRecord(
-            kind=kind, step=self.state.global_step, epoch=self.state.epoch, config=self.config.to_dict(),
-            extra=self.extra_state,
-            engine=self.engine.state_dict() if self.env.is_main else {},
-            trainer=self.state.state_dict(),
-            scheduler=self.scheduler.state_dict(),
-            ema=self.ema.state_dict() if self.ema is not None else None,
-            nonfinite=self.guard.state_dict(),
-            sampler=self._sampler_state(),
-            rng=D.all_gather_objects(capture_rng_state()),
-            world_size=self.env.world_size,
-        )
-
-    def _sampler_state(self) -> dict[str, Any]:
-        """Where the epoch stands (what resume uses) and, for the record, the sampler's own state."""
-        state: dict[str, Any] = {"epoch": self.state.epoch, "batch_in_epoch": self.state.batch_in_epoch,
-                                 "batches_per_epoch": self.state.batches_per_epoch}
-        if hasattr(self.sampler, "state_dict"):
-            try:
-                state["sampler"] = self.sampler.state_dict(batches_consumed=self.state.batch_in_epoch)
-            except TypeError:
-                state["sampler"] = self.sampler.state_dict()
-        return state
-
     def save_checkpoint(self, kind: str) -> Path:
         """Collective: a resumable checkpoint of everything (``kind``: ``"step"`` or ``"epoch"``)."""
         assert self.engine is not None
         try:
-            path = self.engine.save(self.checkpoints, self._record(kind).to_payload(),
+            record = resumable_record(kind, state=self.state, config=self.config, extra=self.extra_state,
+                                      engine=self.engine, scheduler=self.scheduler, ema=self.ema, guard=self.guard,
+                                      sampler=self.sampler, env=self.env)
+            path = self.engine.save(self.checkpoints, record.to_payload(),
                                     step=self.state.global_step, epoch=self.state.epoch, kind=kind)
         except OSError as e:  # e.g. disk full: nothing of this checkpoint is left behind
             if self.env.is_main:
@@ -232,23 +208,8 @@ class Trainer:
         assert self.engine is not None
         record = CheckpointRecord.from_payload(self.engine.load(source.path, source.payload), source.path)
         source.payload = None  # not kept alive for the whole run
-        saved = record.trainer
-        if saved["batches_per_epoch"] != self.state.batches_per_epoch:
-            raise RuntimeError(f"cannot resume from {source.path}: it has "
-                               f"{saved['batches_per_epoch']} batches per epoch, the data now gives "
-                               f"{self.state.batches_per_epoch} (different data, batch size or rank count)")
-        self.state.load_state_dict(saved)
-        configured = self.scheduler.schedule
-        self.scheduler.load_state_dict(record.scheduler)
-        if self.scheduler.schedule != configured and self.env.is_main:  # e.g. more epochs than before
-            _log.warning("the learning-rate schedule changed since the checkpoint (%s -> %s); continuing at step "
-                         "%d of the new one", self.scheduler.schedule, configured, self.scheduler.step_count)
-        if self.scheduler.schedule != configured:
-            self.scheduler.schedule = configured
-            self.scheduler.apply()
-        if self.ema is not None and record.ema is not None:
-            self.ema.load_state_dict(record.ema)
-        self.guard.load_state_dict(record.nonfinite)
+        restore_resumed(record, source.path, state=self.state, scheduler=self.scheduler, ema=self.ema,
+                        guard=self.guard, log=self.env.is_main)
         self.last_checkpoint = source.path
         best = self.checkpoints.find("best").info
         self.best_checkpoint = best.path if best is not None else None
@@ -258,68 +219,31 @@ class Trainer:
             _log.info("resumed from %s at epoch %d, batch %d, step %d", self.last_checkpoint, self.state.epoch,
                       self.state.batch_in_epoch, self.state.global_step)
 
+    def _save_best(self, results: dict[str, EvalResult]) -> None:
+        assert self.engine is not None and self.state.best is not None
+        best = self.state.best
+        record = best_record(best, results, config=self.config, extra=self.extra_state, module=self.engine.module,
+                             ema=self.ema)
+        meta = {"wer": best.wer, "weights": best.weights}
+        self.best_checkpoint = self.checkpoints.save(record.to_payload(), step=best.step, epoch=best.epoch,
+                                                     kind="best", meta=meta)
+
     # ------------------------------------------------------------------------------- stepping
-    def _train_step(self, window: list[Any]) -> tuple[float, float, int, bool, float]:
-        """One optimiser step over ``window``; returns (mean loss, grad norm, frames, applied, lr).
-
-        A failed first compiled backward (``CompileFallback``: the model is eager now) reruns the
-        step once from the same RNG state, in one process; with several ranks it is an error
-        (their collectives would diverge).
-        """
-        compiled = self.engine.compiled if self.engine is not None else None
-        rng = capture_rng_state() if compiled is not None and compiled.on_probation else None
-        try:
-            return self._train_step_once(window)
-        except CompileFallback as e:
-            if self.env.distributed or rng is None:
-                raise RuntimeError("torch.compile failed in the backward on this rank; rerun with "
-                                   "train.compile=false") from e
-            restore_rng_state(rng)  # the eager rerun draws the same dropout masks
-            return self._train_step_once(window)
-
-    def _train_step_once(self, window: list[Any]) -> tuple[float, float, int, bool, float]:
-        engine = self.engine
-        assert engine is not None
-        if self.drop_path is not None:
-            self.drop_path.apply(engine.module, self.state.global_step)
-        local = torch.tensor([sum(len(b.lengths) for b in window), sum(int(b.lengths.sum()) for b in window)],
-                             dtype=torch.float64)
-        samples, frames = D.all_reduce_sum(local).tolist()
-        if samples == 0:  # every sample of the window was dropped by the dataset (e.g. on_error="skip")
-            raise RuntimeError(f"step {self.state.global_step + 1}: the batches of this step hold no samples on "
-                               "any rank (all skipped by the dataset); check the data")
-        scale = self.env.world_size / samples
-        loss_sum, bad = 0.0, False
-        engine.train()
-        for i, batch in enumerate(window):
-            with engine.micro_batch(last=i == len(window) - 1):
-                loss = ctc_loss_sum(engine.forward(batch), batch, reduction=self.config.loss.reduction)
-                value = float(loss.detach())
-                if math.isfinite(value):
-                    loss_sum += value
-                else:
-                    bad = True
-                # Backward even when non-finite: every rank runs the same collectives, and the
-                # poisoned gradients are discarded by step(skip=True).
-                engine.backward(loss * scale)
-        reduced = D.all_reduce_sum(torch.tensor([loss_sum, 1.0 if bad else 0.0], dtype=torch.float64)).tolist()
-        skip = reduced[1] > 0
-        lr = self.scheduler.lr
-        result = engine.step(skip=skip)
-        if result.applied and self.ema is not None:
-            self.ema.update(engine.module)
-        self.scheduler.step()
-        mean_loss = reduced[0] / samples if not skip else math.nan
+    def _train_step(self, window: list[Any]) -> WindowStep:
+        """One optimiser step over ``window`` (:func:`run_optimiser_step`), counted in the epoch's totals."""
+        assert self.engine is not None
+        result = run_optimiser_step(self.engine, window, scheduler=self.scheduler, ema=self.ema,
+                                    drop_path=self.drop_path, step=self.state.global_step,
+                                    reduction=self.config.loss.reduction, env=self.env)
         if result.applied:
-            self.state.epoch_loss_sum += reduced[0]
-            self.state.epoch_samples += int(samples)
+            self.state.epoch_loss_sum += result.loss_sum
+            self.state.epoch_samples += result.samples
         else:
             self.state.epoch_skipped += 1
-        return mean_loss, result.grad_norm, int(frames), result.applied, lr
+        return result
 
-    def _after_step(self, loss: float, grad_norm: float, frames: int, applied: bool, lr: float,
-                    throughput: float) -> None:
-        step = self.state.global_step
+    def _after_step(self, result: WindowStep, throughput: float) -> None:
+        step, loss, lr, applied = self.state.global_step, result.loss, result.lr, result.applied
         if not applied:
             if self.env.is_main:
                 _log.warning("step %d skipped: non-finite loss or gradient (%d in a row, %d in total)", step,
@@ -328,8 +252,8 @@ class Trainer:
         last = f"; the last good checkpoint is {self.last_checkpoint}" if self.last_checkpoint else ""
         self.guard.record(not applied, step=step, context=f"Check the data and the learning rate{last}.")
         self.progress.update(loss, lr, throughput, self.guard.total_skipped)
-        metrics = {"loss": loss, "lr": lr, "grad_norm": grad_norm, "frames": frames, "frames_per_s": throughput,
-                   "applied": float(applied)}
+        metrics = {"loss": loss, "lr": lr, "grad_norm": result.grad_norm, "frames": result.frames,
+                   "frames_per_s": throughput, "applied": float(applied)}
         if applied and step % self.config.logging.log_every_steps == 0:
             self.scalars.scalars({f"train/{k}": metrics[k] for k in ("loss", "lr", "grad_norm", "frames_per_s")},
                                  step)
@@ -350,11 +274,11 @@ class Trainer:
         while state.batch_in_epoch < state.batches_per_epoch:
             size = min(accum, state.batches_per_epoch - state.batch_in_epoch)
             window = [next(iterator) for _ in range(size)]
-            loss, norm, frames, applied, lr = self._train_step(window)
+            result = self._train_step(window)
             state.batch_in_epoch += size
             state.global_step += 1
-            frames_done += frames
-            self._after_step(loss, norm, frames, applied, lr, frames_done / max(time.perf_counter() - started, 1e-9))
+            frames_done += result.frames
+            self._after_step(result, frames_done / max(time.perf_counter() - started, 1e-9))
             every = cfg.checkpoint.every_steps
             if every and state.global_step % every == 0 and state.batch_in_epoch < state.batches_per_epoch:
                 self.save_checkpoint("step")
@@ -411,18 +335,6 @@ class Trainer:
             _log.info("epoch %d: %s", state.epoch, entry)
         self.save_checkpoint("epoch")
         self.scalars.flush()
-
-    def _save_best(self, results: dict[str, EvalResult]) -> None:
-        assert self.engine is not None and self.state.best is not None
-        best = self.state.best
-        module = self.engine.module
-        weights = self.ema.model_state_dict(module) if best.weights == "ema" and self.ema else module.state_dict()
-        record = CheckpointRecord(kind="best", step=best.step, epoch=best.epoch, config=self.config.to_dict(),
-                                  extra=self.extra_state, model=weights, weights=best.weights,
-                                  dev={f"wer_{k}": r.wer for k, r in results.items()} | {"wer": best.wer})
-        meta = {"wer": best.wer, "weights": best.weights}
-        self.best_checkpoint = self.checkpoints.save(record.to_payload(), step=best.step, epoch=best.epoch,
-                                                     kind="best", meta=meta)
 
     # ------------------------------------------------------------------------------------ fit
     def fit(self) -> FitResult:
