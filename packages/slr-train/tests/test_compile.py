@@ -74,17 +74,19 @@ def test_compile_true_with_deepspeed_is_rejected_and_auto_is_not():
 def test_auto_resolution(monkeypatch):
     monkeypatch.setattr(compiling, "inductor_available", lambda: True)
     monkeypatch.setattr(compiling, "c_compiler", lambda: "/usr/bin/cc")
-    assert resolve_compile("auto", CPU, "ddp")[0] is True
+    compile_on, why = resolve_compile("auto", CPU, "ddp")  # measured not to pay on CPU
+    assert compile_on is False and "benchmarks/RESULTS.md" in why
     assert resolve_compile("auto", torch.device("cuda", 0), "ddp") == (
         False, "train.compile=auto: eager on cuda (fused kernels already in use)")
     assert resolve_compile("auto", CPU, "deepspeed")[0] is False
-    assert resolve_compile(True, torch.device("cuda", 0), "ddp")[0] is True
-    assert resolve_compile(False, CPU, "ddp")[0] is False
+    assert resolve_compile(True, torch.device("cuda", 0), "ddp") == (True, "train.compile=true")
+    assert resolve_compile(True, CPU, "ddp") == (True, "train.compile=true")
+    assert resolve_compile(False, CPU, "ddp") == (False, "train.compile=false")
     monkeypatch.setattr(compiling, "c_compiler", lambda: None)
-    assert resolve_compile("auto", CPU, "ddp") == (False, "train.compile=auto: eager, no C compiler on PATH")
-    monkeypatch.setattr(compiling, "c_compiler", lambda: "/usr/bin/cc")
+    assert resolve_compile(True, CPU, "ddp") == (
+        True, "train.compile=true (no C compiler on PATH: expect the eager fallback)")
     monkeypatch.setattr(compiling, "inductor_available", lambda: False)
-    assert resolve_compile("auto", CPU, "ddp")[1].endswith("torch inductor is not available")
+    assert "no torch inductor and no C compiler on PATH" in resolve_compile(True, CPU, "ddp")[1]
 
 
 def test_compiler_probes_run():
@@ -228,3 +230,68 @@ def test_real_compile_matches_eager_on_slr_mamba_tiny():
     assert set(compiled_grads) == set(eager_grads)
     for name, grad in eager_grads.items():
         torch.testing.assert_close(compiled_grads[name], grad, rtol=1e-3, atol=1e-4, msg=name)
+
+
+# ------------------------------------------------------------------------------ compiled regions
+class _Mixer(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        return torch.tanh(self.linear(x))
+
+
+class _RegionModel(torch.nn.Module):
+    """Two mixers of one class (one compiled callable serves both) and eager code between them."""
+
+    def __init__(self):
+        super().__init__()
+        self.first, self.second = _Mixer(), _Mixer()
+
+    def compile_regions(self):
+        return [self.first, self.second]
+
+    def forward(self, x):
+        return self.second(self.first(x) * 2.0)
+
+
+def test_regions_compile_in_place_once_per_class_and_fall_back(monkeypatch, caplog):
+    compiled_functions = []
+
+    def fake_compile(fn, *args, **kwargs):
+        compiled_functions.append(fn)
+
+        def compiled(module, x):
+            if module is model.second and fail:
+                raise RuntimeError("inductor: unsupported op")
+            return fn(module, x)
+        return compiled
+
+    monkeypatch.setattr(compiling.torch, "compile", fake_compile)
+    torch.manual_seed(0)
+    model, fail = _RegionModel(), False
+    x = torch.randn(5, 4)
+    expected = model(x)
+    keys = set(model.state_dict())
+    wrapper = CompiledModel(model)
+    assert compiled_functions == [_Mixer.forward]  # the class's forward, compiled once for both instances
+    assert set(model.state_dict()) == keys and wrapper._compiled is None
+    assert "forward" in vars(model.first) and "forward" in vars(model.second)
+    torch.testing.assert_close(wrapper(x), expected, rtol=0, atol=0)
+    fail = True
+    with caplog.at_level(logging.WARNING, logger="slr_train.compiling"):
+        torch.testing.assert_close(wrapper(x), expected, rtol=0, atol=0)  # rerun eagerly
+    assert wrapper.eager and "forward" not in vars(model.first) and "forward" not in vars(model.second)
+    assert sum("torch.compile failed in the forward" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_region_inputs_get_dynamic_batch_dims(monkeypatch):
+    marked = []
+    monkeypatch.setattr(compiling.torch._dynamo, "maybe_mark_dynamic", lambda t, dim: marked.append((t, dim)))
+    packing = dataclasses.make_dataclass("P", [("lengths", torch.Tensor), ("seq_idx", torch.Tensor)])(
+        torch.tensor([2, 1]), torch.tensor([0, 0, 1]))
+    tokens, scalar = torch.zeros(3, 2), torch.tensor(1.0)
+    compiling._mark_batch_dims_dynamic((tokens, None, packing, scalar, 3))
+    assert [(t is tokens, d) for t, d in marked[:1]] == [(True, 0)]
+    assert {id(t) for t, _ in marked} == {id(tokens), id(packing.lengths), id(packing.seq_idx)}

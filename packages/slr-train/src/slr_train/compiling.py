@@ -1,16 +1,22 @@
 """``train.compile``: the model's forward through ``torch.compile``, with a permanent eager fallback.
 
-:func:`resolve_compile` turns ``true | false | auto`` into a decision: ``auto`` compiles on CPU
-when the inductor backend imports and a C compiler is on ``PATH``, with the plain PyTorch engine
-only; it stays eager on CUDA (the models already run fused Triton kernels there, and the
-``mamba_ssm`` kernels are opaque to the compiler) and under DeepSpeed (whose engine wraps the
-module itself; slr-train does not compile through it, so ``true`` with DeepSpeed is a config
-error). ``true`` compiles on any device with the plain PyTorch engine.
+:func:`resolve_compile` turns ``true | false | auto`` into a decision. ``auto`` compiles where
+compiling was measured to pay, and so far that is nowhere: on 2 CPU cores the compiled main job's
+steady-state steps were as fast as eager ones (within 5 %) after minutes of compilation (see
+``benchmarks/RESULTS.md``); on CUDA the models already run fused Triton kernels (opaque to the
+compiler); DeepSpeed's engine wraps the module itself (slr-train does not compile through it, so
+``true`` with DeepSpeed is a config error). ``true`` compiles on any device with the plain
+PyTorch engine.
 
 :class:`CompiledModel` wraps the user's module (``.module``, so ``unwrap_model`` and checkpoints
-see the uncompiled module: no ``_orig_mod.`` prefixes). Dim 0 of every tensor input (the packed
-frame axis, the batch axis) is marked dynamic, so videos of other lengths do not recompile; the
-other dims (channels, image size) stay static. Compilation is lazy, so a failure (no C compiler,
+see the uncompiled module: no ``_orig_mod.`` prefixes). A model with ``compile_regions()`` (the
+slr-models CTC models: stem, spatial and temporal mixers, feed-forward) is compiled region by
+region, each region class once for all its instances, with the packing bookkeeping between the
+regions left eager: a few graphs and no graph breaks, where compiling the whole forward gave 38
+graphs (``.item()`` calls and data-dependent checks) and recompiled as lengths changed. Dim 0 of
+every tensor input (the packed frame axis, the batch axis; also inside dataclass inputs such as a
+``Packing``) is marked dynamic, so videos of other lengths do not recompile; the other dims
+(channels, image size) stay static. Compilation is lazy, so a failure (no C compiler,
 an unsupported op) shows at the first call of each mode (train/eval, grad/no-grad): any
 exception from the compiled forward logs ONE warning, switches the wrapper to eager for good and
 reruns the call eagerly. A failure in the compiled backward (compiled on the first backward) is
@@ -21,6 +27,7 @@ compiled are logged.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import shutil
@@ -58,20 +65,28 @@ def inductor_available() -> bool:
 
 
 def resolve_compile(mode: CompileMode, device: torch.device, engine_kind: str) -> tuple[bool, str]:
-    """``(compile?, reason)`` for ``train.compile=mode`` on ``device`` with engine ``engine_kind``."""
-    if mode is True:
-        return True, "train.compile=true"
+    """``(compile?, reason)`` for ``train.compile=mode`` on ``device`` with engine ``engine_kind``.
+
+    ``auto`` compiles only where compiling was measured to pay, which so far is nowhere: on CPU the
+    compiled main job's steps were no faster than eager ones after minutes of compilation
+    (``benchmarks/RESULTS.md``, "train.compile"), on CUDA the models already run fused kernels, and
+    DeepSpeed wraps the module itself. ``true`` compiles anyway (the reason names a missing
+    inductor or C compiler, with which the first forward will fall back to eager).
+    """
     if mode is False:
         return False, "train.compile=false"
+    if mode is True:
+        missing = [] if device.type != "cpu" else [what for what, ok in (
+            ("torch inductor", inductor_available()), ("C compiler on PATH", c_compiler() is not None)) if not ok]
+        if missing:
+            return True, f"train.compile=true (no {' and no '.join(missing)}: expect the eager fallback)"
+        return True, "train.compile=true"
     if device.type != "cpu":
         return False, f"train.compile=auto: eager on {device.type} (fused kernels already in use)"
     if engine_kind != "ddp":
         return False, f"train.compile=auto: eager under the {engine_kind} engine"
-    if not inductor_available():
-        return False, "train.compile=auto: eager, torch inductor is not available"
-    if c_compiler() is None:
-        return False, "train.compile=auto: eager, no C compiler on PATH"
-    return True, "train.compile=auto: CPU with torch inductor and a C compiler"
+    return False, ("train.compile=auto: eager on CPU (compiled steps measured no faster than eager ones, "
+                   "after minutes of compilation: benchmarks/RESULTS.md)")
 
 
 def _graph_count() -> int:
@@ -80,10 +95,33 @@ def _graph_count() -> int:
     return int(counters["stats"]["unique_graphs"])
 
 
+def _mark_batch_dims_dynamic(values: Any) -> None:
+    """Mark dim 0 of every tensor in ``values`` (and in the tensor fields of dataclass values) dynamic."""
+    for value in values:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            _mark_batch_dims_dynamic(getattr(value, f.name) for f in dataclasses.fields(value))
+        elif torch.is_tensor(value) and value.dim() > 0:
+            torch._dynamo.maybe_mark_dynamic(value, 0)
+
+
+class _CompiledRegion:
+    """A region module's ``forward`` through one ``torch.compile`` of its class's ``forward`` (shared
+    by every instance of the class, so repeated blocks compile once), batch dims marked dynamic."""
+
+    def __init__(self, module: nn.Module, compiled_forward: Any) -> None:
+        self.module, self.compiled_forward = module, compiled_forward
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        _mark_batch_dims_dynamic((*args, *kwargs.values()))
+        return self.compiled_forward(self.module, *args, **kwargs)
+
+
 class CompiledModel(nn.Module):
     """``module``'s forward through ``torch.compile`` (see the module docstring); eager after a failure.
 
-    ``compiled`` overrides the compiled callable (tests); by default ``torch.compile(module)``.
+    A module with ``compile_regions()`` (slr-models' CTC models) has each region's ``forward``
+    compiled in place (the code between the regions runs eagerly); any other module is compiled
+    whole. ``compiled`` overrides the compiled callable (tests) and then compiles no region.
     ``first_calls`` maps each mode seen (``"train"``, ``"eval"``, with ``"+grad"``) to the seconds
     its first call took; ``eager`` is true after a fallback.
     """
@@ -91,8 +129,20 @@ class CompiledModel(nn.Module):
     def __init__(self, module: nn.Module, compiled: Any = None) -> None:
         super().__init__()
         self.module = module
+        self._regions: list[nn.Module] = []
+        regions = getattr(module, "compile_regions", None)
+        if compiled is None and callable(regions):
+            by_class: dict[type, Any] = {}
+            for region in regions():
+                cls = type(region)
+                if cls not in by_class:
+                    by_class[cls] = torch.compile(cls.forward)
+                region.forward = _CompiledRegion(region, by_class[cls])  # instance attribute: no state_dict change
+                self._regions.append(region)
+        elif compiled is None:
+            compiled = torch.compile(module)
         # Not a registered submodule: torch.compile's wrapper holds `module` under `_orig_mod`.
-        object.__setattr__(self, "_compiled", compiled if compiled is not None else torch.compile(module))
+        object.__setattr__(self, "_compiled", compiled)
         self.eager = False
         self.first_calls: dict[str, float] = {}
         self._graphs_at_start = _graph_count()
@@ -110,6 +160,8 @@ class CompiledModel(nn.Module):
 
     def _fall_back(self, where: str, error: BaseException) -> None:
         self.eager = True
+        for region in self._regions:
+            region.__dict__.pop("forward", None)  # the class's eager forward again
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
         _log.warning("torch.compile failed in the %s (%s: %s); continuing eagerly "
                      "(train.compile=false avoids the attempt)", where, type(error).__name__, first[:200])
@@ -117,13 +169,12 @@ class CompiledModel(nn.Module):
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         if self.eager:
             return self.module(*args, **kwargs)
-        for value in (*args, *kwargs.values()):
-            if torch.is_tensor(value) and value.dim() > 0:
-                torch._dynamo.maybe_mark_dynamic(value, 0)
+        if self._compiled is not None:
+            _mark_batch_dims_dynamic((*args, *kwargs.values()))
         mode = ("train" if self.module.training else "eval") + ("+grad" if torch.is_grad_enabled() else "")
         started = time.perf_counter()
         try:
-            out = self._compiled(*args, **kwargs)
+            out = (self._compiled or self.module)(*args, **kwargs)
         except Exception as e:  # noqa: BLE001 - whatever the compiler raised, eager is the fallback
             self._fall_back("forward", e)
             return self.module(*args, **kwargs)

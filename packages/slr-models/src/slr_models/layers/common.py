@@ -34,21 +34,24 @@ def op_backend(model_backend: str, op: str) -> str:
 class Packing:
     """How the frames of ``B`` videos are packed along one time axis of ``F = sum(lengths)`` frames.
 
-    ``lengths (B,)`` int64 frames per video; ``seq_idx (F,)`` int32 video index of each frame;
-    ``max_length`` the longest video (a Python int).
+    ``lengths (B,)`` int64 frames per video; ``seq_idx (F,)`` int32 video index of each frame. Only
+    tensors: a compiled region (``torch.compile``) can take a packing as input without specialising
+    on its numbers; ``max_length`` (a host sync) is computed when asked for.
     """
 
     lengths: Tensor
     seq_idx: Tensor
-    max_length: int
 
     @staticmethod
     def from_lengths(lengths: Tensor) -> Packing:
         lengths = lengths.to(torch.int64)
         ids = torch.arange(lengths.numel(), device=lengths.device, dtype=torch.int32)
-        seq_idx = torch.repeat_interleave(ids, lengths)
-        max_length = int(lengths.max().item()) if lengths.numel() else 0
-        return Packing(lengths, seq_idx, max_length)
+        return Packing(lengths, torch.repeat_interleave(ids, lengths))
+
+    @property
+    def max_length(self) -> int:
+        """The longest video's frames (a Python int; 0 for no videos)."""
+        return int(self.lengths.max().item()) if self.lengths.numel() else 0
 
     @property
     def num_videos(self) -> int:

@@ -175,6 +175,18 @@ class SLRMambaCTC(nn.Module):
         return pad_log_probs(self.head(features), packing)
 
     # ---------------------------------------------------------------------- training helpers
+    def compile_regions(self) -> list[nn.Module]:
+        """The submodules ``torch.compile`` should take one by one (``slr_train``'s ``train.compile``):
+        the stem and each block's spatial mixer, temporal mixer and feed-forward. They take and return
+        tensors (and a tensors-only :class:`Packing`) with no data-dependent shapes, and the mixers of
+        all blocks share one compiled graph per class; the norms, residuals and the packing bookkeeping
+        between them (input checks, temporal downsampling, padding for CTC) stay eager. (Whole blocks
+        as regions trip an inductor stride error with dynamic lengths in torch 2.11.)"""
+        regions: list[nn.Module] = [self.stem]
+        for block in self.blocks:
+            regions.extend(m for m in (block.spatial, block.temporal, block.ffn) if m is not None)
+        return regions
+
     def output_lengths(self, lengths: Tensor | list[int]) -> Tensor:
         """Frames per video after temporal downsampling, without running the model."""
         out = torch.as_tensor(lengths, dtype=torch.int64)

@@ -80,6 +80,13 @@ def fast_kernels() -> FastKernels:
     return FastKernels(scan, norm, gated, conv, triton_conv, errors, interpreted=interpreter_requested())
 
 
+def takes_reference(backend: str) -> bool:
+    """Whether a call with ``backend`` runs the pure-PyTorch reference without looking at the kernels:
+    ``"reference"``, and ``"auto"`` while ``torch.compile`` traces (the compiler fuses the reference;
+    the kernels would be opaque to it, and looking them up would break the graph)."""
+    return backend == REFERENCE or (backend == AUTO and torch.compiler.is_compiling())
+
+
 def available_backends() -> dict[str, bool]:
     """Which fast kernels import on this machine (a CUDA device, or the interpreter, is still needed).
 
@@ -133,7 +140,7 @@ def resolve_backend(
     raises a ``RuntimeError`` explaining why it cannot run instead of falling back. ``interpretable``:
     the kernel is Triton code, so CPU tensors are accepted when it was loaded under the interpreter.
     """
-    if backend == REFERENCE:
+    if takes_reference(backend):
         return REFERENCE
     if backend == AUTO:
         usable = fast_fn is not None and all_cuda(tensors) and supported

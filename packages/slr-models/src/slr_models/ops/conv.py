@@ -5,10 +5,27 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from slr_models.ops._backends import all_cuda, device_ok, fast_kernels, resolve_backend
+from slr_models.ops._backends import all_cuda, device_ok, fast_kernels, resolve_backend, takes_reference
 
 Tensor = torch.Tensor
 _ACTIVATIONS = (None, "silu", "swish")
+
+
+def _segment_masked_conv(x: Tensor, weight: Tensor, bias: Tensor | None, seq_idx: Tensor) -> Tensor:
+    """The causal conv with taps in another segment reading zero: ``x (b, dim, l)``, ``weight (dim, width)``,
+    ``bias (dim,)``, ``seq_idx (b, l)`` -> ``(b, dim, l)``. One shifted multiply-add per tap, each masked
+    where the tap's segment differs from the output's: no data-dependent shapes (``torch.compile``
+    traces it for every length) and, for the short widths used (2-4), as fast as a conv over a gapped copy.
+    """
+    width = weight.shape[1]
+    length = x.shape[-1]
+    padded = F.pad(x, (width - 1, 0))
+    seq_padded = torch.cat([seq_idx[:, :1].expand(-1, width - 1), seq_idx], dim=1)  # taps before 0 read padding
+    out = padded[..., width - 1:] * weight[:, width - 1:]
+    for k in range(width - 1):
+        same = (seq_padded[:, k:k + length] == seq_idx).unsqueeze(1)
+        out = out + padded[..., k:k + length] * weight[:, k:k + 1] * same
+    return out if bias is None else out + bias.unsqueeze(-1)
 
 
 def causal_conv1d_ref(
@@ -37,22 +54,8 @@ def causal_conv1d_ref(
     if seq_idx is None or width == 1:
         out = F.conv1d(xc, w, b, padding=width - 1, groups=dim)[..., :length]
     else:
-        # Give every segment its own (width - 1) zeros of left padding: scatter the positions into a
-        # longer buffer with gaps before each segment, run one plain conv, gather the outputs back.
-        starts = torch.ones_like(seq_idx, dtype=torch.int64)
-        starts[:, 1:] = (seq_idx[:, 1:] != seq_idx[:, :-1]).to(torch.int64)
-        positions = torch.arange(length, device=x.device) + starts.cumsum(dim=1) * (width - 1)  # (b, l)
-        gapped_length = int(positions[:, -1].max()) + 1
-        if torch.equal(positions, positions[:1].expand_as(positions)):
-            # Every row has the same segments (one packing shared by many rows): 1-D indices.
-            pos = positions[0]
-            gapped = xc.new_zeros(x.shape[0], dim, gapped_length).index_copy(2, pos, xc)
-            out = F.conv1d(gapped, w, b, groups=dim).index_select(2, pos - (width - 1))
-        else:
-            index = positions.unsqueeze(1).expand(x.shape[0], dim, length)
-            gapped = xc.new_zeros(x.shape[0], dim, gapped_length).scatter(2, index, xc)
-            out = F.conv1d(gapped, w, b, groups=dim).gather(2, index - (width - 1))
-    if seq_idx is not None and bool((seq_idx < 0).any()):
+        out = _segment_masked_conv(xc, w.squeeze(1), b, seq_idx)
+    if seq_idx is not None:
         out = out * (seq_idx >= 0).unsqueeze(1)
     if activation in ("silu", "swish"):
         out = F.silu(out)
@@ -101,7 +104,7 @@ def pick_conv_backend(backend: str, x: Tensor, weight: Tensor, bias: Tensor | No
     """
     if backend not in CONV_BACKENDS:
         raise ValueError(f"causal_conv1d: unknown backend {backend!r}; expected one of {CONV_BACKENDS}")
-    if backend == "reference":
+    if takes_reference(backend):
         return "reference"
     kernels = fast_kernels()
     tensors = (x, weight, bias, seq_idx)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from slr_models.ops._backends import fast_kernels, resolve_backend
+from slr_models.ops._backends import fast_kernels, resolve_backend, takes_reference
 
 Tensor = torch.Tensor
 _FAST_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
@@ -71,7 +71,7 @@ def add_norm(
         raise ValueError(f"add_norm: weight must be ({x.shape[-1]},), got {tuple(weight.shape)}")
     if residual is not None and residual.shape != x.shape:
         raise ValueError(f"add_norm: residual shape {tuple(residual.shape)} != x shape {tuple(x.shape)}")
-    kernels = fast_kernels() if backend != "reference" else None
+    kernels = None if takes_reference(backend) else fast_kernels()
     fast = kernels.layer_norm_fn if kernels is not None else None
     which = resolve_backend(
         backend, "mamba_ssm", fast, (x, weight, bias, residual),
@@ -130,7 +130,7 @@ def rms_norm_gated(
         raise ValueError(f"rms_norm_gated: group_size {group_size} must divide the last dim {d}")
     if z is not None and z.shape != x.shape:
         raise ValueError(f"rms_norm_gated: z shape {tuple(z.shape)} != x shape {tuple(x.shape)}")
-    kernels = fast_kernels() if backend != "reference" else None
+    kernels = None if takes_reference(backend) else fast_kernels()
     fast = kernels.rmsnorm_gated_fn if kernels is not None else None
     which = resolve_backend(
         backend, "mamba_ssm", fast, (x, weight, z),

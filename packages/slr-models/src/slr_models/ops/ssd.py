@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from slr_models.ops._backends import fast_kernels, resolve_backend
+from slr_models.ops._backends import fast_kernels, resolve_backend, takes_reference
 from slr_models.ops.ssd_ref import ssd_scan_ref
 
 Tensor = torch.Tensor
@@ -89,7 +89,7 @@ def ssd_scan(
             x, dt, A, B, C, D=D, z=z, dt_bias=dt_bias, dt_softplus=dt_softplus, chunk_size=chunk_size,
             seq_idx=seq_idx, initial_states=initial_states, return_final_states=return_final_states,
         )
-    kernels = fast_kernels() if backend != "reference" else None
+    kernels = None if takes_reference(backend) else fast_kernels()
     fast = kernels.mamba_chunk_scan_combined if kernels is not None else None
     which = resolve_backend(
         backend,

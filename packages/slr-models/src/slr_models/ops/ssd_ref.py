@@ -76,22 +76,45 @@ def _chunk_states(X, cs_q, Bg, state_keep):
     return (Xw @ Bg).view(b, g, c, r, p, -1)
 
 
-def _pass_states(states, carry, initial_states):
-    """Hand states from chunk to chunk: ``S[k+1] = carry[k] * S[k] + states[k]``.
+def _segment_sums(log_carry: Tensor, breaks: Tensor | None) -> tuple[Tensor, Tensor]:
+    """Log decay between chunk boundaries: ``out[k, i] = sum_{i <= m < k} log_carry[m]``.
 
-    ``states (b, g, c, r, p, n)``, ``carry (b, g, c, r)``, ``initial_states (b, g, r, p, n)`` or None ->
-    states entering each chunk ``(b, g, c, r, p, n)`` and the final state ``(b, g, r, p, n)``. A short
-    sequential loop over the chunks: as stable as the recurrence itself.
+    ``log_carry (..., c)`` -> ``(..., c + 1, c + 1)`` (boundary ``k`` is before chunk ``k``; ``c`` is
+    after the last), and the boolean mask of pairs ``i <= k`` with no segment break at any chunk
+    ``i <= m < k`` (``breaks (..., c)`` boolean or None). Summed by a masked cumulative sum, as
+    Listing 1's ``segsum`` (no difference of two cumulative sums, whose rounding grows with the length).
+    """
+    c = log_carry.shape[-1]
+    rows = log_carry.new_zeros(*log_carry.shape[:-1], c + 1)
+    rows[..., 1:] = log_carry  # rows[m + 1] = log_carry[m]
+    strictly_lower = torch.ones(c + 1, c + 1, dtype=torch.bool, device=log_carry.device).tril(-1)
+    seg = rows.unsqueeze(-1).expand(*rows.shape, c + 1).masked_fill(~strictly_lower, 0.0).cumsum(dim=-2)
+    connected = strictly_lower | torch.eye(c + 1, dtype=torch.bool, device=log_carry.device)
+    if breaks is not None:
+        counts = breaks.new_zeros(*breaks.shape[:-1], c + 1, dtype=torch.int64)
+        counts[..., 1:] = breaks.to(torch.int64).cumsum(dim=-1)  # breaks before boundary k
+        connected = connected & (counts.unsqueeze(-1) == counts.unsqueeze(-2))
+    return seg, connected
+
+
+def _pass_states(states, log_carry, breaks, initial_states):
+    """Hand states from chunk to chunk: ``S[k+1] = carry[k] * S[k] + states[k]``, ``carry = exp(log_carry)``
+    (zero where ``breaks``: a new segment starts inside chunk ``k`` or right after it).
+
+    ``states (b, g, c, r, p, n)``, ``log_carry (b, g, c, r)``, ``breaks (b, 1, c, 1)`` boolean or None,
+    ``initial_states (b, g, r, p, n)`` or None -> the states entering each chunk ``(b, g, c, r, p, n)``
+    and the final state ``(b, g, r, p, n)``. In closed form, one GEMM over the ``c + 1`` boundaries
+    (``S[k] = sum_i exp(sum_{i <= m < k} log_carry[m]) Z[i]`` with ``Z = [initial, states]``): no loop
+    over the chunks, so ``torch.compile`` traces one graph for every length.
     """
     b, g, c, r, p, n = states.shape
-    state = states.new_zeros(b, g, r, p, n) if initial_states is None else initial_states
-    # unbind, not states[:, :, k]: its backward stacks the chunk gradients once, where indexing
-    # would zero-fill and copy a full-size gradient per chunk.
-    entering = []
-    for carry_k, written in zip(carry.view(b, g, c, r, 1, 1).unbind(2), states.unbind(2)):
-        entering.append(state)
-        state = carry_k * state + written
-    return torch.stack(entering, dim=2), state
+    init = states.new_zeros(b, g, 1, r, p, n) if initial_states is None else initial_states.unsqueeze(2)
+    written = torch.cat([init, states], dim=2).permute(0, 1, 3, 2, 4, 5).reshape(b, g, r, c + 1, p * n)
+    seg, connected = _segment_sums(log_carry.transpose(2, 3), None if breaks is None else breaks.transpose(2, 3))
+    low = _MIN_LOG_DECAY.get(seg.dtype)
+    weights = torch.exp(seg if low is None else seg.clamp_min(low)).masked_fill(~connected, 0.0)
+    out = (weights @ written).view(b, g, r, c + 1, p, n).permute(0, 1, 3, 2, 4, 5)  # (b, g, c+1, r, p, n)
+    return out[:, :, :-1], out[:, :, -1]
 
 
 class _IntraChunk(torch.autograd.Function):
@@ -148,8 +171,11 @@ def ssd_scan_ref(
     Splits the sequence into ``ceil(l / chunk_size)`` equal chunks (the last one zero-padded):
     inside a chunk the output is a masked ``(C B^T) * decay`` matrix applied to ``dt * x``
     (``C B^T`` computed once per group, not per head); each chunk's final ``(p, n)`` state is one
-    GEMM over all heads, states are handed from chunk to chunk by a short sequential loop (as
-    stable as the recurrence), and their contribution to the next chunk's outputs is one more GEMM.
+    GEMM over all heads, states are handed from chunk to chunk in closed form (one GEMM with the
+    decays between chunk boundaries, summed without cancellation, as Listing 1's ``segsum``), and
+    their contribution to the next chunk's outputs is one more GEMM. Under ``torch.compile`` the
+    chunks are exactly ``chunk_size`` long and no branch depends on the data, so one graph serves
+    every length.
 
     Returns ``y (b, l, h, p)``, and ``final_states (b, h, p, n)`` if ``return_final_states``.
     """
@@ -158,14 +184,19 @@ def ssd_scan_ref(
     r = h // g
     cd = _compute_dtype(x)
     dt, dA = _discretize(dt, A, dt_bias, dt_softplus, cd)
-    # Equal chunks of at most chunk_size positions: as little padding as possible.
-    c = -(-l // max(1, int(chunk_size)))
-    q = -(-l // c)
+    # Equal chunks of at most chunk_size positions: as little padding as possible. Under
+    # torch.compile (the length may be symbolic), chunks of exactly chunk_size: only their number
+    # then depends on the length, and one graph serves every length.
+    compiling = torch.compiler.is_compiling()
+    q = max(1, int(chunk_size))
+    c = -(-l // q)
+    if not compiling:
+        q = -(-l // c)
     pad = c * q - l
     xdt = x.to(cd) * dt.unsqueeze(-1)  # (b, l, h, p)
     Bc, Cc = B.to(cd), C.to(cd)
     seq = seq_idx
-    if pad:
+    if pad or compiling:
         # Padded positions have dt = 0: they neither decay nor write the state.
         xdt = F.pad(xdt, (0, 0, 0, 0, 0, pad))
         dA = F.pad(dA, (0, 0, 0, pad))
@@ -201,15 +232,14 @@ def ssd_scan_ref(
     y = y.transpose(3, 4)  # (b, g, c, q, r, p)
 
     final_states = None
-    if c > 1 or initial_states is not None or return_final_states:
+    if c > 1 or compiling or initial_states is not None or return_final_states:
         # 2-4. Chunk states, handed over between chunks, read by the next chunk's C.
         states = _chunk_states(X, cs_q, Bg, state_keep)  # (b, g, c, r, p, n)
-        carry = _exp_decay(cs_q[:, :, :, -1])  # (b, g, c, r)
-        if carry_keep is not None:
-            carry = carry * carry_keep
+        log_carry = cs_q[:, :, :, -1]  # (b, g, c, r): log decay over each whole chunk
+        breaks = None if carry_keep is None else ~carry_keep
         init = None if initial_states is None else initial_states.to(cd).view(b, g, r, p, n)
-        entering, final_states = _pass_states(states, carry, init)
-        y_off = Cg @ entering.view(b, g, c, r * p, n).transpose(-1, -2)  # (b, g, c, q, rp)
+        entering, final_states = _pass_states(states, log_carry, breaks, init)
+        y_off = Cg @ entering.reshape(b, g, c, r * p, n).transpose(-1, -2)  # (b, g, c, q, rp)
         gain = _exp_decay(cs_q)  # (b, g, c, q, r)
         if row_in_prev is not None:
             gain = gain * row_in_prev
