@@ -2,9 +2,9 @@
 
 The reference ops take a compile-friendly branch while ``torch.compiler.is_compiling()`` is true
 (chunks of exactly ``chunk_size``, no data-dependent branches, no kernel lookups). Patching that
-function to return ``True`` runs the same branch eagerly, where it is compared with the float64
-oracles; the closed-form chunk-state passing and the masked causal conv are compared with their
-plain definitions.
+function (and ``ssd_ref.tracing_symbolic_length``) to return ``True`` runs the same branch
+eagerly, where it is compared with the float64 oracles; the closed-form chunk-state passing and
+the masked causal conv are compared with their plain definitions.
 """
 
 from __future__ import annotations
@@ -22,15 +22,17 @@ from slr_models.ops import (
     ssd_scan_sequential_ref,
 )
 from slr_models.ops.conv import causal_conv1d_ref
-from slr_models.ops.ssd_ref import _pass_states
+from slr_models.ops import ssd_ref
+from slr_models.ops.ssd_ref import _pass_states, _pass_states_sequential
 
 KEYS = ("x", "dt", "A", "B", "C")
 
 
 @pytest.fixture
 def tracing(monkeypatch):
-    """Make the ops believe ``torch.compile`` is tracing them."""
+    """Make the ops believe ``torch.compile`` is tracing them (the scan: with a dynamic length)."""
     monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    monkeypatch.setattr(ssd_ref, "tracing_symbolic_length", lambda length: True)
 
 
 @pytest.mark.parametrize("length", [1, 7, 8, 23])
@@ -76,9 +78,10 @@ def test_closed_form_state_passing_matches_the_loop(with_breaks, with_initial):
     breaks = torch.rand(b, 1, c, 1) < 0.4 if with_breaks else None
     initial = torch.randn(b, g, r, p, n, dtype=torch.float64) if with_initial else None
     entering, final = _pass_states(states, log_carry, breaks, initial)
-    entering_loop, final_loop = _pass_states_loop(states, log_carry, breaks, initial)
-    torch.testing.assert_close(entering, entering_loop, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(final, final_loop, rtol=1e-12, atol=1e-12)
+    for loop in (_pass_states_loop, _pass_states_sequential):  # the definition, the eager path
+        entering_loop, final_loop = loop(states, log_carry, breaks, initial)
+        torch.testing.assert_close(entering, entering_loop, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(final, final_loop, rtol=1e-12, atol=1e-12)
 
 
 def _conv_by_definition(x, weight, bias, seq_idx):

@@ -31,6 +31,12 @@ def _compute_dtype(x: Tensor) -> torch.dtype:
     return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
+def tracing_symbolic_length(length: int | torch.SymInt) -> bool:
+    """Whether ``torch.compile`` is tracing with a symbolic (dynamic) sequence length: the scan then
+    takes its compile branch (fixed chunks, closed-form state passing, no data-dependent branches)."""
+    return torch.compiler.is_compiling() and not isinstance(length, int)
+
+
 def _discretize(dt: Tensor, A: Tensor, dt_bias: Tensor | None, dt_softplus: bool, cd: torch.dtype):
     dt = dt.to(cd)
     if dt_bias is not None:
@@ -110,11 +116,29 @@ def _pass_states(states, log_carry, breaks, initial_states):
     b, g, c, r, p, n = states.shape
     init = states.new_zeros(b, g, 1, r, p, n) if initial_states is None else initial_states.unsqueeze(2)
     written = torch.cat([init, states], dim=2).permute(0, 1, 3, 2, 4, 5).reshape(b, g, r, c + 1, p * n)
-    seg, connected = _segment_sums(log_carry.transpose(2, 3), None if breaks is None else breaks.transpose(2, 3))
+    seg, connected = _segment_sums(log_carry.transpose(2, 3),
+                                   None if breaks is None else breaks.transpose(2, 3))
     low = _MIN_LOG_DECAY.get(seg.dtype)
     weights = torch.exp(seg if low is None else seg.clamp_min(low)).masked_fill(~connected, 0.0)
     out = (weights @ written).view(b, g, r, c + 1, p, n).permute(0, 1, 3, 2, 4, 5)  # (b, g, c+1, r, p, n)
     return out[:, :, :-1], out[:, :, -1]
+
+
+def _pass_states_sequential(states, log_carry, breaks, initial_states):
+    """:func:`_pass_states` by a short loop over the chunks (the eager path: with few chunks and large
+    ``(p, n)`` states it moves less memory than the closed form's GEMM over all boundary pairs)."""
+    b, g, c, r, p, n = states.shape
+    carry = _exp_decay(log_carry)
+    if breaks is not None:
+        carry = carry * ~breaks
+    state = states.new_zeros(b, g, r, p, n) if initial_states is None else initial_states
+    # unbind, not states[:, :, k]: its backward stacks the chunk gradients once, where indexing
+    # would zero-fill and copy a full-size gradient per chunk.
+    entering = []
+    for carry_k, written in zip(carry.view(b, g, c, r, 1, 1).unbind(2), states.unbind(2)):
+        entering.append(state)
+        state = carry_k * state + written
+    return torch.stack(entering, dim=2), state
 
 
 class _IntraChunk(torch.autograd.Function):
@@ -171,11 +195,12 @@ def ssd_scan_ref(
     Splits the sequence into ``ceil(l / chunk_size)`` equal chunks (the last one zero-padded):
     inside a chunk the output is a masked ``(C B^T) * decay`` matrix applied to ``dt * x``
     (``C B^T`` computed once per group, not per head); each chunk's final ``(p, n)`` state is one
-    GEMM over all heads, states are handed from chunk to chunk in closed form (one GEMM with the
-    decays between chunk boundaries, summed without cancellation, as Listing 1's ``segsum``), and
-    their contribution to the next chunk's outputs is one more GEMM. Under ``torch.compile`` the
-    chunks are exactly ``chunk_size`` long and no branch depends on the data, so one graph serves
-    every length.
+    GEMM over all heads, states are handed from chunk to chunk by a short sequential loop (as
+    stable as the recurrence), and their contribution to the next chunk's outputs is one more GEMM.
+    Traced by ``torch.compile`` with a dynamic length, the chunks are exactly ``chunk_size`` long,
+    the states are handed over in closed form (one GEMM with the decays between chunk boundaries,
+    summed without cancellation as in Listing 1's ``segsum``) and no branch depends on the data, so
+    one graph serves every length.
 
     Returns ``y (b, l, h, p)``, and ``final_states (b, h, p, n)`` if ``return_final_states``.
     """
@@ -184,10 +209,10 @@ def ssd_scan_ref(
     r = h // g
     cd = _compute_dtype(x)
     dt, dA = _discretize(dt, A, dt_bias, dt_softplus, cd)
-    # Equal chunks of at most chunk_size positions: as little padding as possible. Under
-    # torch.compile (the length may be symbolic), chunks of exactly chunk_size: only their number
-    # then depends on the length, and one graph serves every length.
-    compiling = torch.compiler.is_compiling()
+    # Equal chunks of at most chunk_size positions: as little padding as possible. When
+    # torch.compile traces a symbolic (dynamic) length, chunks of exactly chunk_size: only their
+    # number then depends on the length, and one graph serves every length.
+    compiling = tracing_symbolic_length(l)
     q = max(1, int(chunk_size))
     c = -(-l // q)
     if not compiling:
@@ -238,7 +263,8 @@ def ssd_scan_ref(
         log_carry = cs_q[:, :, :, -1]  # (b, g, c, r): log decay over each whole chunk
         breaks = None if carry_keep is None else ~carry_keep
         init = None if initial_states is None else initial_states.to(cd).view(b, g, r, p, n)
-        entering, final_states = _pass_states(states, log_carry, breaks, init)
+        pass_states = _pass_states if compiling else _pass_states_sequential
+        entering, final_states = pass_states(states, log_carry, breaks, init)
         y_off = Cg @ entering.reshape(b, g, c, r * p, n).transpose(-1, -2)  # (b, g, c, q, rp)
         gain = _exp_decay(cs_q)  # (b, g, c, q, r)
         if row_in_prev is not None:
