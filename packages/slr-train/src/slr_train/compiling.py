@@ -174,7 +174,7 @@ class CompiledModel(nn.Module):
         mode = ("train" if self.module.training else "eval") + ("+grad" if torch.is_grad_enabled() else "")
         started = time.perf_counter()
         try:
-            out = (self._compiled or self.module)(*args, **kwargs)
+            out = (self.module if self._compiled is None else self._compiled)(*args, **kwargs)
         except Exception as e:  # noqa: BLE001 - whatever the compiler raised, eager is the fallback
             self._fall_back("forward", e)
             return self.module(*args, **kwargs)

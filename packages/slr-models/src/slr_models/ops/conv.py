@@ -49,12 +49,12 @@ def causal_conv1d_ref(
     dim, width = weight.shape
     length = x.shape[-1]
     cd = torch.promote_types(x.dtype, weight.dtype)
-    xc, w = x.to(cd), weight.to(cd).unsqueeze(1)
+    xc, w = x.to(cd), weight.to(cd)
     b = None if bias is None else bias.to(cd)
     if seq_idx is None or width == 1:
-        out = F.conv1d(xc, w, b, padding=width - 1, groups=dim)[..., :length]
+        out = F.conv1d(xc, w.unsqueeze(1), b, padding=width - 1, groups=dim)[..., :length]
     else:
-        out = _segment_masked_conv(xc, w.squeeze(1), b, seq_idx)
+        out = _segment_masked_conv(xc, w, b, seq_idx)
     if seq_idx is not None:
         out = out * (seq_idx >= 0).unsqueeze(1)
     if activation in ("silu", "swish"):

@@ -93,9 +93,8 @@ def _segment_sums(log_carry: Tensor, breaks: Tensor | None) -> tuple[Tensor, Ten
     c = log_carry.shape[-1]
     rows = log_carry.new_zeros(*log_carry.shape[:-1], c + 1)
     rows[..., 1:] = log_carry  # rows[m + 1] = log_carry[m]
-    strictly_lower = torch.ones(c + 1, c + 1, dtype=torch.bool, device=log_carry.device).tril(-1)
-    seg = rows.unsqueeze(-1).expand(*rows.shape, c + 1).masked_fill(~strictly_lower, 0.0).cumsum(dim=-2)
-    connected = strictly_lower | torch.eye(c + 1, dtype=torch.bool, device=log_carry.device)
+    connected = torch.ones(c + 1, c + 1, dtype=torch.bool, device=log_carry.device).tril()  # pairs i <= k
+    seg = rows.unsqueeze(-1).expand(*rows.shape, c + 1).masked_fill(~connected.tril(-1), 0.0).cumsum(dim=-2)
     if breaks is not None:
         counts = breaks.new_zeros(*breaks.shape[:-1], c + 1, dtype=torch.int64)
         counts[..., 1:] = breaks.to(torch.int64).cumsum(dim=-1)  # breaks before boundary k
