@@ -151,3 +151,20 @@ def test_single_process_needs_no_process_group(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(RuntimeError, match="MASTER_ADDR"):
         init_distributed(use_cuda=False)
+
+
+def test_session_meets_at_a_barrier_before_teardown_only_on_success(monkeypatch):
+    from slr_train import distributed as D
+
+    calls = []
+    monkeypatch.setattr(D, "init_distributed", lambda *a, **k: "env")
+    monkeypatch.setattr(D, "barrier", lambda: calls.append("barrier"))
+    monkeypatch.setattr(D, "destroy_distributed", lambda: calls.append("destroy"))
+    with D.distributed_session() as env:
+        assert env == "env"
+    assert calls == ["barrier", "destroy"]
+    calls.clear()
+    with pytest.raises(RuntimeError, match="rank failed"):
+        with D.distributed_session():
+            raise RuntimeError("rank failed")
+    assert calls == ["destroy"]  # no barrier: the other ranks may never arrive

@@ -104,10 +104,17 @@ def destroy_distributed() -> None:
 @contextmanager
 def distributed_session(backend: str | None = None, timeout_s: float = 1800.0,
                         use_cuda: bool | None = None) -> Iterator[DistEnv]:
-    """``with distributed_session() as env:`` initialises and always tears the group down."""
+    """``with distributed_session() as env:`` initialises and always tears the group down.
+
+    On a normal exit every rank first meets the others at a barrier, so no rank closes its gloo
+    connections while another still has a collective (e.g. DDP's last gradient all-reduce) in
+    flight: that race aborted a rank with ``terminate called without an active exception``. After
+    an exception there is no barrier (the other ranks may never arrive).
+    """
     env = init_distributed(backend, timeout_s, use_cuda)
     try:
         yield env
+        barrier()
     finally:
         destroy_distributed()
 
